@@ -1,0 +1,56 @@
+# genlabs: `make run` executes every lab (CI profile unless PROFILE=full) into build/;
+# `make test` runs the unit tests, every notebook in its CI profile, and the nbval-style checks.
+# Both set up .venv first when it is missing or pyproject.toml changed.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROFILE ?= ci
+NB     ?=
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONHASHSEED := 0
+
+.PHONY: setup run test test-unit test-notebooks nbval lint lab refs strip student grade test-browser benchmarks clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)  ## execute every lab headless into build/notebooks (PROFILE=ci|full)
+	$(PY) -m labutils.notebooks run --profile $(PROFILE) $(NB)
+
+test: $(STAMP)  ## unit tests + every notebook in its CI profile + checked outputs
+	$(PY) -m pytest -q
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -m "not notebook"
+
+test-notebooks: $(STAMP)
+	$(PY) -m pytest -q -m notebook
+
+nbval: $(STAMP)  ## the nbval plugin itself (executes the notebooks again, in the CI profile)
+	GENLABS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg $(or $(NB),notebooks/[0-9][0-9]_*.ipynb)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+lab: $(STAMP)  ## open JupyterLab on the labs
+	$(VENV)/bin/jupyter lab notebooks/
+
+refs: $(STAMP)  ## re-execute NB (default: all) in the CI profile and store only the checked outputs
+	$(PY) -m labutils.notebooks refs $(NB)
+
+strip: $(STAMP)
+	$(PY) -m labutils.notebooks strip $(NB)
+
+benchmarks: $(STAMP)
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""``start``: the one call at the top of every notebook."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from labutils import device as _device
+from labutils import plot, profiles, results
+
+
+def start(
+    notebook: str,
+    profile: str | None,
+    seed: int = 0,
+    *,
+    ci: Mapping[str, Any] | None = None,
+    full: Mapping[str, Any] | None = None,
+    device: str | None = None,
+    deterministic: bool = False,
+) -> profiles.Config:
+    """Resolve the profile, seed everything, pick the device, set the plot style, print the report.
+
+    Returns the profile's parameters as a :class:`~labutils.profiles.Config` with ``profile``,
+    ``seed``, ``device`` and ``generator`` (a seeded CPU ``torch.Generator``) added.
+    """
+    results.set_notebook(notebook)
+    cfg = profiles.resolve(profile, ci=ci or {}, full=full or {})
+    cfg.seed = seed
+    cfg.generator = _device.seed_everything(seed, deterministic=deterministic)
+    cfg.device = _device.pick_device(device)
+    if cfg.device.type == "cpu":
+        _device.flush_denormals()
+    plot.use_style()
+    print(f"{notebook} | profile {cfg.profile} | seed {seed} | {_device.env_report(cfg.device)}")
+    return cfg

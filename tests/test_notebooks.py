@@ -1,0 +1,54 @@
+"""Every lab notebook: well-formed, stored stripped, and executed in its CI profile with checked outputs.
+
+Each notebook is executed once (papermill, PROFILE="ci") into build/ci/; the outputs of the cells
+marked ``# NBVAL_CHECK_OUTPUT`` are then compared with the committed ones the way nbval --nbval-lax
+compares them (same sanitize file). ``make nbval`` runs the nbval plugin itself.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from labutils import notebooks
+from labutils.results import build_dir
+
+NOTEBOOKS = notebooks.lab_notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def test_there_are_notebooks():
+    assert any(p.name.startswith("00_") for p in NOTEBOOKS), "notebooks/00_setup.ipynb is missing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_is_well_formed_and_stripped(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", "kernelspec must name python3"
+    assert nb.metadata.get("language_info", {}).get("name") == "python", "language_info must name python"
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell must be tagged 'parameters'"
+    assert 'PROFILE = "full"' in params[0].source and "SEED = " in params[0].source
+    assert any(notebooks.is_checked(c) for c in nb.cells), "no cell is marked # NBVAL_CHECK_OUTPUT"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and notebooks.is_checked(cell):
+            assert cell.execution_count is not None, f"cell {i}: checked cell lacks execution_count (make refs)"
+            assert not any(o.output_type == "error" for o in cell.outputs), f"cell {i} stores an error"
+    stripped = notebooks.strip(nb)
+    unexpected = [i for i, (a, b) in enumerate(zip(nb.cells, stripped.cells)) if a != b]
+    assert not unexpected and nb.metadata == stripped.metadata, (
+        f"cells {unexpected} keep outputs or run metadata that should be stripped: run `make strip NB={path}`")
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_runs_in_ci_profile(path):
+    out = build_dir() / "ci" / path.name
+    executed = notebooks.execute(path, out, profile="ci", timeout=900)
+    problems = notebooks.compare(executed, nbformat.read(path, as_version=4))
+    assert not problems, "checked outputs differ from the committed ones:\n" + "\n".join(problems)
+    results = build_dir() / "results" / f"{path.stem}.json"
+    assert results.is_file() and json.loads(results.read_text()), f"{path.stem} recorded no results"
