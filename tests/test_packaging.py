@@ -1,0 +1,31 @@
+"""pyproject.toml, environment.yml, the Makefile and CI agree with each other."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONDA_NAMES = {"torch": "pytorch", "POT": "pot"}  # where conda-forge names a package differently
+
+
+def _split(spec: str) -> tuple[str, str]:
+    name, constraint = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", spec.strip()).groups()
+    return name, constraint.replace(" ", "")
+
+
+def test_environment_yml_mirrors_pyproject():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    want = {CONDA_NAMES.get(n, n).lower(): c for n, c in map(_split, deps)}
+    text = (ROOT / "environment.yml").read_text()
+    lines = text[text.index("dependencies:"):].splitlines()
+    conda = dict(_split(line.strip()[2:]) for line in lines
+                 if re.match(r"^  - [A-Za-z]", line) and not line.strip().startswith("- pip"))
+    conda = {k.lower(): v for k, v in conda.items() if k not in ("python",)}
+    assert conda == want, f"environment.yml and pyproject.toml differ: {set(conda.items()) ^ set(want.items())}"
+    assert '-e ".[dev]"' in (ROOT / "environment.yml").read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (ROOT / "README.md").read_text()
+    assert re.search(r"^test:", (ROOT / "Makefile").read_text(), re.M)
