@@ -61,7 +61,7 @@ def test_profiles_bad_input(monkeypatch):
     with pytest.raises(ValueError, match="only in ci: \\['lr'\\]"):
         profiles.resolve("ci", ci={"lr": 1}, full={})
     with pytest.raises(AttributeError, match="no parameter 'epochs'"):
-        profiles.resolve("ci", ci={}, full={}).epochs
+        _ = profiles.resolve("ci", ci={}, full={}).epochs
 
 
 def test_start_sets_everything(build, monkeypatch, capsys):

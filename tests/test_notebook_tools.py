@@ -8,7 +8,8 @@ def _nb(checked_text: str, other_text: str = "loss 0.123\n"):
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}, "papermill": {"x": 1}})
     checked = new_code_cell("# NBVAL_CHECK_OUTPUT\nprint('ok')", execution_count=3,
                             outputs=[new_output("stream", name="stdout", text=checked_text)])
-    other = new_code_cell("print(loss)", execution_count=4, outputs=[new_output("stream", name="stdout", text=other_text)])
+    other = new_code_cell("print(loss)", execution_count=4,
+                          outputs=[new_output("stream", name="stdout", text=other_text)])
     other.metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
     return nb | {"cells": [checked, other]}
 

@@ -1,8 +1,9 @@
 """pyproject.toml, environment.yml, the Makefile and CI agree with each other."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_NAMES = {"torch": "pytorch", "POT": "pot"}  # where conda-forge names a package differently
