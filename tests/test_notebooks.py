@@ -17,6 +17,7 @@ from labutils.results import build_dir
 
 NOTEBOOKS = notebooks.lab_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
+NOTEBOOK_TIME_LIMIT_S = 600  # a CI-profile notebook should take 1-2 minutes; 10 means something is wrong
 
 
 def test_there_are_notebooks():
@@ -44,10 +45,11 @@ def test_notebook_is_well_formed_and_stripped(path):
 
 
 @pytest.mark.notebook
+@pytest.mark.timeout(NOTEBOOK_TIME_LIMIT_S)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_runs_in_ci_profile(path):
     out = build_dir() / "ci" / path.name
-    executed = notebooks.execute(path, out, profile="ci", timeout=900)
+    executed = notebooks.execute(path, out, profile="ci", timeout=NOTEBOOK_TIME_LIMIT_S)
     problems = notebooks.compare(executed, nbformat.read(path, as_version=4))
     assert not problems, "checked outputs differ from the committed ones:\n" + "\n".join(problems)
     results = build_dir() / "results" / f"{path.stem}.json"
