@@ -1,0 +1,106 @@
+"""Benchmark: ``labutils.embed.sammon`` against a plain NumPy Sammon mapping, on MNIST digits.
+
+The baseline is the classic algorithm in its widely used NumPy form (Cawley & Talbot's MATLAB code as
+ported by tompollard/sammon): scipy ``cdist`` for the map distances, the gradient and the diagonal
+Hessian from dense products, the step halved until the stress falls. Both start from the same PCA
+map and stop at the same iteration cap and tolerance; both final maps are scored by the same float64
+formula (``labutils.metrics_embedding.sammon_stress``).
+
+    .venv/bin/python benchmarks/sammon.py            # 1,000 and 2,000 digits, 500 iterations
+    .venv/bin/python benchmarks/sammon.py --sizes 500 --max-iter 50   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import time
+
+import numpy as np
+import torch
+from scipy.spatial.distance import cdist
+
+from labutils import embed
+from labutils.metrics_embedding import sammon_stress
+
+
+def numpy_sammon(X: np.ndarray, Y0: np.ndarray, max_iter: int = 500, tol: float = 1e-9,
+                 max_halves: int = 20) -> tuple[np.ndarray, int]:
+    """The classic NumPy loop: X (N, D) points, Y0 (N, n) initial map -> (map (N, n), iterations)."""
+    N = X.shape[0]
+    D = cdist(X, X) + np.eye(N)
+    Dinv = 1.0 / D
+    y = Y0.copy()
+    one = np.ones_like(y)
+    d = cdist(y, y) + np.eye(N)
+    dinv = 1.0 / d
+    E = ((D - d) ** 2 * Dinv).sum()
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
+        delta = dinv - Dinv
+        deltaone = delta @ one
+        g = delta @ y - y * deltaone
+        dinv3 = dinv**3
+        y2 = y**2
+        H = dinv3 @ y2 - deltaone - 2 * y * (dinv3 @ y) + y2 * (dinv3 @ one)
+        s = -g / np.abs(H)
+        y_old = y
+        for _ in range(max_halves):
+            y = y_old + s
+            d = cdist(y, y) + np.eye(N)
+            dinv = 1.0 / d
+            E_new = ((D - d) ** 2 * Dinv).sum()
+            if E_new < E:
+                break
+            s = 0.5 * s
+        else:
+            return y_old, it - 1
+        if abs((E - E_new) / E) < tol:
+            return y, it
+        E = E_new
+    return y, it
+
+
+def mnist_digits(n: int, seed: int) -> np.ndarray:
+    """``n`` MNIST training digits as (n, 784) float64 in [0, 1], a seeded class-balanced subset."""
+    from labutils.data import load_mnist
+
+    return load_mnist("train", n=n, seed=seed, verbose=False).x.reshape(n, -1).double().numpy()
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000])
+    parser.add_argument("--max-iter", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    print(f"# {datetime.date.today()} | {platform.processor() or platform.machine()} | "
+          f"{torch.get_num_threads()} threads | torch {torch.__version__} | numpy {np.__version__}")
+    header = (f"{'N':>5} {'implementation':<22} {'iters':>5} {'stop':<10} {'time s':>8} {'s/iter':>8} "
+              f"{'stress (1969)':>14} {'speed-up':>8} {'stress ratio':>12}")
+    print(header)
+    for n in args.sizes:
+        X = mnist_digits(n, args.seed)
+        Y0 = embed.pca_init(torch.from_numpy(X), 2).numpy()
+        (Y_np, it_np), t_np = timed(numpy_sammon, X, Y0, max_iter=args.max_iter)
+        s_np = sammon_stress(X, Y_np)
+        print(f"{n:>5} {'numpy baseline (f64)':<22} {it_np:>5} {'':<10} {t_np:>8.2f} {t_np / max(it_np, 1):>8.4f} "
+              f"{s_np:>14.6f} {1.0:>8.1f} {1.0:>12.5f}")
+        for dtype in (torch.float64, torch.float32):
+            res, t = timed(embed.sammon, X, init=Y0, max_iter=args.max_iter, dtype=dtype, device="cpu")
+            s = sammon_stress(X, res.Y)
+            name = f"labutils torch ({str(dtype)[-7:]})"
+            print(f"{n:>5} {name:<22} {res.n_iter:>5} {res.stop_reason:<10} {t:>8.2f} "
+                  f"{t / max(res.n_iter, 1):>8.4f} {s:>14.6f} {t_np / t:>8.1f} {s / s_np:>12.5f}")
+
+
+if __name__ == "__main__":
+    main()

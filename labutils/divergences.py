@@ -1,0 +1,254 @@
+"""f-divergences between 1-D densities: generators, Fenchel conjugates, f-GAN activations, quadrature.
+
+D_f(P || Q) = ∫ q(x) f(p(x) / q(x)) dx for a convex f with f(1) = 0. Every divergence here carries the
+pieces of Nowozin, Cseke and Tomioka (2016, "f-GAN", Table 6): the generator ``f``, its Fenchel conjugate
+``f*(t) = sup_u (t u - f(u))`` (+inf outside its domain), and the output activation ``g_f`` that maps a
+critic's raw output v into that domain, so that E_P[g_f(V)] - E_Q[f*(g_f(V))] <= D_f(P || Q) for any V.
+Jensen-Shannon is kept at its usual scale (<= log 2); Table 6 lists the generator of twice it. Jeffrey
+(KL + reverse KL) gets its conjugate through the Lambert W function, solved by Newton's method.
+
+Exact values come from quadrature on a uniform grid, computed from log-densities so that density
+ratios of 1e300 or 1e-300 in the tails never overflow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import optimize
+
+Tensor = torch.Tensor
+LogDensity = Callable[[Tensor], Tensor]  # points (n,) -> log-densities (n,); or pass the values (n,) on the grid
+LOG2 = math.log(2.0)
+
+
+def _log_abs_expm1(x: Tensor) -> Tensor:
+    """log|e^x - 1| without overflow for large |x| (-inf at x = 0)."""
+    return x.clamp(min=0) + torch.log(-torch.expm1(-x.abs()))
+
+
+def _outside(t: Tensor, value: Tensor, upper: float) -> Tensor:
+    """``value`` where t < upper, +inf elsewhere (the conjugate's sup is unbounded there)."""
+    return torch.where(t < upper, value, torch.full_like(value, math.inf))
+
+
+def jeffrey_argmax(t: Tensor, iterations: int = 30) -> Tensor:
+    """u*(t) = argmax_u (t u - (u - 1) log u) = 1 / W(e^(1 - t)), W the Lambert W function.
+
+    Solves e^s + s = 1 - t for s = log W by Newton's method (convex, increasing: monotone from the
+    start used here); returns e^(-s). Works for any real t (float64 advised beyond |t| ~ 80).
+    """
+    y = 1.0 - t.detach()
+    s = torch.where(y > 1, torch.log(y.clamp(min=1)), y)  # g(s) = e^s + s - y >= 0 here: Newton is monotone
+    for _ in range(iterations):
+        s = s - (torch.exp(s) + s - y) / (torch.exp(s) + 1)
+    return torch.exp(-s)
+
+
+def _jeffrey_conjugate(t: Tensor) -> Tensor:
+    # envelope theorem: with u* detached, t u* - f(u*) has the right value and gradient d f*/dt = u*
+    u = jeffrey_argmax(t)
+    return t * u - (u - 1) * torch.log(u)
+
+
+@dataclass(frozen=True)
+class FDivergence:
+    """One f-divergence and everything the exact route and the f-GAN route need.
+
+    All functions act elementwise on tensors. ``f`` takes density ratios u >= 0; ``conjugate`` takes
+    t (+inf outside the open interval ``domain``); ``activation`` maps any real v into that domain;
+    ``conjugate_of_activation(v)`` is f*(g_f(v)) written without cancellation; ``integrand(lp, lq)``
+    is q f(p/q) from log-densities; ``optimal_critic(lr)`` is T*(x) = f'(p/q) from lr = log p - log q.
+    """
+
+    name: str
+    label: str
+    f: Callable[[Tensor], Tensor]
+    conjugate: Callable[[Tensor], Tensor]
+    activation: Callable[[Tensor], Tensor]
+    conjugate_of_activation: Callable[[Tensor], Tensor]
+    integrand: Callable[[Tensor, Tensor], Tensor]
+    optimal_critic: Callable[[Tensor], Tensor]
+    domain: tuple[float, float]
+
+    def generator(self, u: Tensor) -> Tensor:
+        """f(u) with a check that u is a density ratio (u >= 0)."""
+        u = torch.as_tensor(u, dtype=torch.float64)
+        if bool((u < 0).any()) or bool(torch.isnan(u).any()):
+            raise ValueError(f"{self.name}: f is defined for density ratios u >= 0, got min {float(u.min())}")
+        return self.f(u)
+
+
+def _js_integrand(lp: Tensor, lq: Tensor) -> Tensor:
+    lr = lp - lq
+    return 0.5 * (lp.exp() * (LOG2 - F.softplus(-lr)) + lq.exp() * (LOG2 - F.softplus(lr)))
+
+
+DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
+    FDivergence(
+        "kl", "KL", lambda u: torch.xlogy(u, u), lambda t: torch.exp(t - 1), lambda v: v,
+        lambda v: torch.exp(v - 1), lambda lp, lq: lp.exp() * (lp - lq), lambda lr: 1 + lr, (-math.inf, math.inf)),
+    FDivergence(
+        "reverse_kl", "reverse KL", lambda u: -torch.log(u),
+        lambda t: _outside(t, -1 - torch.log(-t.clamp(max=-1e-300)), 0.0), lambda v: -torch.exp(-v),
+        lambda v: v - 1, lambda lp, lq: lq.exp() * (lq - lp), lambda lr: -torch.exp(-lr), (-math.inf, 0.0)),
+    FDivergence(
+        "pearson", "Pearson $\\chi^2$", lambda u: (u - 1) ** 2, lambda t: t**2 / 4 + t, lambda v: v,
+        lambda v: v**2 / 4 + v, lambda lp, lq: torch.exp(lq + 2 * _log_abs_expm1(lp - lq)),
+        lambda lr: 2 * torch.expm1(lr), (-math.inf, math.inf)),
+    FDivergence(
+        "hellinger", "squared Hellinger", lambda u: (torch.sqrt(u) - 1) ** 2,
+        lambda t: _outside(t, t / (1 - t.clamp(max=1 - 1e-12)), 1.0), lambda v: -torch.expm1(-v),
+        lambda v: torch.expm1(v), lambda lp, lq: torch.exp(lq + 2 * _log_abs_expm1((lp - lq) / 2)),
+        lambda lr: -torch.expm1(-lr / 2), (-math.inf, 1.0)),
+    FDivergence(
+        "js", "JS", lambda u: 0.5 * (torch.xlogy(u, u) - (u + 1) * torch.log((u + 1) / 2)),
+        lambda t: _outside(t, -0.5 * torch.log(2 - torch.exp(2 * t.clamp(max=LOG2 / 2))), LOG2 / 2),
+        lambda v: 0.5 * (LOG2 - F.softplus(-v)), lambda v: 0.5 * (F.softplus(v) - LOG2), _js_integrand,
+        lambda lr: 0.5 * (LOG2 - F.softplus(-lr)), (-math.inf, LOG2 / 2)),
+    FDivergence(
+        "jeffrey", "Jeffrey", lambda u: (u - 1) * torch.log(u), _jeffrey_conjugate, lambda v: v,
+        _jeffrey_conjugate, lambda lp, lq: torch.exp(lq + _log_abs_expm1(lp - lq)) * (lp - lq).abs(),
+        lambda lr: lr - torch.expm1(-lr), (-math.inf, math.inf)),
+)}
+NAMES: tuple[str, ...] = tuple(DIVERGENCES)
+
+
+def get(name: str | FDivergence) -> FDivergence:
+    """The divergence called ``name`` (one of :data:`NAMES`)."""
+    if isinstance(name, FDivergence):
+        return name
+    if name not in DIVERGENCES:
+        raise ValueError(f"unknown f-divergence {name!r}: use one of {', '.join(NAMES)}")
+    return DIVERGENCES[name]
+
+
+def gaussian_log_prob(x: Tensor, mu: float, sigma: float) -> Tensor:
+    """log N(x; mu, sigma^2) for x (n,), float64."""
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    x = torch.as_tensor(x, dtype=torch.float64)
+    return -0.5 * ((x - mu) / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+
+
+def uniform_grid(lo: float, hi: float, n: int = 8001) -> Tensor:
+    """n equally spaced points (float64) from lo to hi, for :func:`divergence`."""
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi) or n < 3:
+        raise ValueError(f"need finite lo < hi and n >= 3 points, got lo={lo}, hi={hi}, n={n}")
+    return torch.linspace(lo, hi, n, dtype=torch.float64)
+
+
+def _check_grid(grid: Tensor) -> float:
+    """Validate a uniform grid; return its spacing."""
+    if not isinstance(grid, Tensor) or grid.ndim != 1 or grid.numel() < 3:
+        raise ValueError("grid must be a 1-D tensor of at least 3 points: use uniform_grid(lo, hi, n)")
+    steps = grid.diff()
+    h = float(steps.mean())
+    if not h > 0 or float((steps - h).abs().max()) > 1e-9 * max(1.0, float(grid.abs().max())):
+        raise ValueError("grid must be increasing and equally spaced: use uniform_grid(lo, hi, n)")
+    return h
+
+
+def _log_density_on(log_density: LogDensity | Tensor, grid: Tensor, which: str) -> Tensor:
+    """The log-density on the grid: a callable's values there, or values (n,) already computed."""
+    values = log_density if isinstance(log_density, Tensor) else log_density(grid)
+    values = torch.as_tensor(values, dtype=torch.float64)
+    if values.shape != grid.shape:
+        raise ValueError(f"log_{which} must map the grid (n,) to (n,) log-densities, got shape {tuple(values.shape)}")
+    if bool(torch.isnan(values).any()) or bool((values == math.inf).any()):
+        raise ValueError(f"log_{which} returned NaN or +inf on the grid: it must be a log-density")
+    return values
+
+
+def _integrate(values: Tensor, h: float, tail_tol: float) -> float:
+    """Trapezoid rule (spectrally accurate for smooth integrands that vanish at both ends); +inf when they don't."""
+    total = float(h * (values.sum() - 0.5 * (values[0] + values[-1])))
+    edge = float(torch.maximum(values[0].abs(), values[-1].abs())) * h * values.numel()
+    return math.inf if edge > tail_tol * max(abs(total), 1e-300) else total
+
+
+def divergence(name: str | FDivergence, log_p: LogDensity | Tensor, log_q: LogDensity | Tensor, grid: Tensor,
+               tail_tol: float = 1e-9) -> float:
+    """D_f(P || Q) = ∫ q f(p/q) dx by quadrature on ``grid`` (from :func:`uniform_grid`).
+
+    log_p, log_q: callables mapping points (n,) to log-densities (n,), or those values on the grid. Returns +inf when the integrand
+    has not died out at the ends of the grid (relative tolerance ``tail_tol``): the divergence is
+    infinite (e.g. Pearson chi^2 when Q's tails are thinner than P's), or the grid is too narrow.
+    """
+    div, h = get(name), _check_grid(grid)
+    values = div.integrand(_log_density_on(log_p, grid, "p"), _log_density_on(log_q, grid, "q"))
+    return max(_integrate(values, h, tail_tol), 0.0)
+
+
+def bound_by_quadrature(name: str | FDivergence, critic: Tensor, log_p: LogDensity | Tensor, log_q: LogDensity | Tensor,
+                        grid: Tensor) -> float:
+    """The variational bound ∫ p T - ∫ q f*(T) for a critic T given by its values (n,) on ``grid``.
+
+    T must already be in f*'s domain (apply ``activation`` to raw outputs). For every T this is
+    <= D_f(P || Q) (the Fenchel-Young inequality), with equality at T = f'(p/q).
+    """
+    div, h = get(name), _check_grid(grid)
+    critic = torch.as_tensor(critic, dtype=torch.float64)
+    if critic.shape != grid.shape:
+        raise ValueError(f"critic must hold one value per grid point {tuple(grid.shape)}, got {tuple(critic.shape)}")
+    lp, lq = _log_density_on(log_p, grid, "p"), _log_density_on(log_q, grid, "q")
+    values = lp.exp() * critic - lq.exp() * div.conjugate(critic)
+    return float(h * (values.sum() - 0.5 * (values[0] + values[-1])))
+
+
+def conjugate_numerically(f: Callable[[Tensor], Tensor], t: float, u_max: float = 1e6) -> float:
+    """sup over 0 <= u <= u_max of (t u - f(u)), by a log-spaced search refined with Brent's method.
+
+    f: a convex generator on u >= 0 (elementwise on float64 tensors). For checking derived conjugates.
+    """
+    u = torch.cat([torch.zeros(1, dtype=torch.float64), torch.logspace(-8, math.log10(u_max), 4001,
+                                                                       dtype=torch.float64)])
+    values = t * u - f(u)
+    values = torch.where(torch.isnan(values), torch.full_like(values, -math.inf), values)
+    i = int(values.argmax())
+    lo, hi = float(u[max(i - 1, 0)]), float(u[min(i + 1, u.numel() - 1)])
+    if hi <= lo:
+        return float(values[i])
+    res = optimize.minimize_scalar(lambda x: -float(t * x - f(torch.tensor(x, dtype=torch.float64))),
+                                   bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
+    return max(float(values[i]), -float(res.fun))
+
+
+@dataclass(frozen=True)
+class GaussianFit:
+    """The N(mu, sigma^2) minimising a divergence, and the divergence it reaches."""
+
+    name: str
+    mu: float
+    sigma: float
+    value: float
+
+
+def fit_gaussian(name: str | FDivergence, log_p: LogDensity | Tensor, grid: Tensor,
+                 starts: Sequence[tuple[float, float]]) -> GaussianFit:
+    """argmin over (mu, sigma) of D_f(P || N(mu, sigma^2)) by quadrature, Nelder-Mead from each start.
+
+    starts: (mu, sigma) pairs; several are needed when the divergence has local minima (reverse KL
+    has one near each mode). Optimises (mu, log sigma), so sigma stays positive.
+    """
+    div = get(name)
+    if not starts or any(len(s) != 2 or not s[1] > 0 for s in starts):
+        raise ValueError(f"starts must be a non-empty list of (mu, sigma) with sigma > 0, got {starts!r}")
+    log_p_on_grid = _log_density_on(log_p, grid, "p")  # P is fixed: evaluate it once
+
+    def objective(theta: np.ndarray) -> float:
+        mu, log_sigma = float(theta[0]), float(theta[1])
+        return divergence(div, log_p_on_grid, lambda x: gaussian_log_prob(x, mu, math.exp(log_sigma)), grid)
+
+    best = None
+    for mu0, sigma0 in starts:
+        res = optimize.minimize(objective, np.array([mu0, math.log(sigma0)]), method="Nelder-Mead",
+                                options={"xatol": 1e-6, "fatol": 1e-11, "maxiter": 2000})
+        if best is None or res.fun < best.fun:
+            best = res
+    return GaussianFit(div.name, float(best.x[0]), math.exp(float(best.x[1])), float(best.fun))

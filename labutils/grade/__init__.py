@@ -1,0 +1,22 @@
+"""Instructor workflow: student versions of the lab notebooks, and batch grading of submissions.
+
+* :func:`write_student_versions` / :func:`student_version`: answers replaced by stubs, outputs
+  cleared, hidden checks removed, a record of the exercises and check hashes added.
+* :func:`grade_batch`: run every ``SUBMISSIONS/<student>/<NN_topic>.ipynb`` with papermill in the CI
+  profile (one process each, a wall-time limit per notebook, parallel workers), with the instructor's
+  checks (hidden ones put back, edited or deleted ones detected), into ``gradebook.csv`` and
+  ``summary.md``. :func:`grade_one` grades one submission; pass ``map=`` to run it elsewhere.
+
+Command line: ``python -m labutils.grade {student,grade,list,gradebook} --help``; see docs/GRADING.md.
+"""
+
+from labutils.grade.assemble import assemble
+from labutils.grade.gradebook import Row, read_csv, summary, to_csv, write_gradebook
+from labutils.grade.markers import Check, Exercise, parse_exercises, student_version, write_student_versions
+from labutils.grade.runner import Settings, Submission, discover, grade_batch, grade_one, grade_task
+
+__all__ = [
+    "Check", "Exercise", "Row", "Settings", "Submission", "assemble", "discover", "grade_batch", "grade_one",
+    "grade_task", "parse_exercises", "read_csv", "student_version", "summary", "to_csv", "write_gradebook",
+    "write_student_versions",
+]

@@ -1,0 +1,98 @@
+"""Command line: ``python -m labutils.grade {student,grade,list,gradebook}``.
+
+    python -m labutils.grade student [NOTEBOOKS...] --out build/student
+    python -m labutils.grade grade SUBMISSIONS --out OUT [--workers N] [--timeout S] [--instructor notebooks/]
+    python -m labutils.grade list SUBMISSIONS                       # numbered, for a job array
+    python -m labutils.grade grade SUBMISSIONS --out OUT --task I   # grade submission I only
+    python -m labutils.grade gradebook OUT                          # gradebook from the tasks' rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from labutils.grade import gradebook, markers, runner
+
+
+def _student(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.notebooks] or markers.lab_notebooks(Path(args.instructor))
+    if not paths:
+        raise ValueError(f"no NN_topic.ipynb notebooks in {args.instructor}: name the notebooks to convert")
+    for target, exercises in markers.write_student_versions(paths, Path(args.out)):
+        hidden = sum(c.points for ex in exercises for c in ex.checks if c.hidden)
+        total = sum(ex.max_points for ex in exercises)
+        print(f"{target}: {len(exercises)} exercises, {total:g} points ({hidden:g} in hidden checks)")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    if args.task is not None:
+        rows = runner.grade_task(Path(args.submissions), Path(args.out), args.task,
+                                 instructor_dir=Path(args.instructor), timeout=args.timeout)
+        print(f"task {args.task}: {sum(r.points for r in rows):g}/{sum(r.max_points for r in rows):g} points "
+              f"(rows in {Path(args.out) / 'rows'}; run `gradebook {args.out}` when all tasks are done)")
+        return 0
+    rows = runner.grade_batch(Path(args.submissions), Path(args.out), instructor_dir=Path(args.instructor),
+                              workers=args.workers, timeout=args.timeout)
+    subs = {(r.student, r.notebook) for r in rows}
+    failed = sum(not r.passed for r in rows)
+    print(f"graded {len(subs)} submissions: {len(rows)} exercise results, {failed} not passed")
+    print(f"gradebook: {Path(args.out) / 'gradebook.csv'}\nsummary:   {Path(args.out) / 'summary.md'}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    subs = runner.discover(Path(args.submissions))
+    for i, sub in enumerate(subs):
+        note = f"  ({sub.problem})" if sub.problem else ""
+        print(f"{i}\t{gradebook.clean_name(sub.student)}\t{gradebook.clean_name(sub.notebook)}{note}")
+    print(f"{len(subs)} submissions: tasks 0..{len(subs) - 1}", file=sys.stderr)
+    return 0
+
+
+def _gradebook(args: argparse.Namespace) -> int:
+    csv_path, md_path = gradebook.write_gradebook(gradebook.collect_rows(Path(args.out)), Path(args.out))
+    print(f"gradebook: {csv_path}\nsummary:   {md_path}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m labutils.grade", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("student", help="write the student versions of lab notebooks")
+    s.add_argument("notebooks", nargs="*", help="instructor notebooks (default: INSTRUCTOR/NN_*.ipynb)")
+    s.add_argument("--out", default="build/student", help="folder for the student notebooks")
+    s.add_argument("--instructor", default="notebooks", help="where the default notebooks are")
+    s.set_defaults(func=_student)
+    g = sub.add_parser("grade", help="grade SUBMISSIONS/<student>/<NN_topic>.ipynb into OUT")
+    g.add_argument("submissions")
+    g.add_argument("--out", required=True, help="output folder (gradebook.csv, summary.md, executed/)")
+    g.add_argument("--instructor", default="notebooks", help="folder of the instructor notebooks")
+    g.add_argument("--workers", type=int, default=None, help="parallel notebooks (default: CPU cores)")
+    g.add_argument("--timeout", type=float, default=600.0, help="wall-time limit per notebook, seconds")
+    g.add_argument("--task", type=int, default=None, help="grade only submission number TASK (see `list`)")
+    g.set_defaults(func=_grade)
+    ls = sub.add_parser("list", help="number the submissions (job-array task ids)")
+    ls.add_argument("submissions")
+    ls.set_defaults(func=_list)
+    b = sub.add_parser("gradebook", help="write OUT/gradebook.csv and summary.md from OUT/rows/")
+    b.add_argument("out")
+    b.set_defaults(func=_gradebook)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,430 @@
+"""The instructor workflow (labutils.grade): student versions, batch grading, hostile submissions.
+
+Fast tests use a tiny synthetic instructor notebook (labutils.grade.synthetic) in tmp folders; one
+batch of generated submissions (good, partial, raising, looping, invalid, tampered, flooding, odd
+names, widgets, a dying kernel) is graded once and checked by several tests. The tests over the real
+lab notebooks are parametrized over the notebooks/NN_*.ipynb that have exercises.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from labutils.grade import __main__ as cli
+from labutils.grade import execute, gradebook, markers, runner, synthetic
+from labutils.grade.assemble import GRADE_KEY, assemble
+from labutils.grade.markers import parse_exercises, student_version
+
+REPO = Path(__file__).resolve().parents[1]
+TIMEOUT = 60.0  # per notebook in the batch: only "abe" (an endless loop, graded first) reaches it
+ODD_STUDENT = "mallory ..\\..\\$(id); rm -rf ~\n"
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def by_key(rows: list[gradebook.Row]) -> dict[tuple[str, str], gradebook.Row]:
+    return {(r.student, r.exercise): r for r in rows}
+
+
+def snapshot(root: Path, skip: Path) -> dict[str, float]:
+    """Every file under ``root`` except those under ``skip``, with its modification time."""
+    return {str(p): p.lstat().st_mtime for p in root.rglob("*") if skip not in (p, *p.parents)}
+
+
+# --- markers and student versions -------------------------------------------------------------
+
+
+def test_strip_solution_keeps_code_around_regions_and_indentation():
+    src = ("x = 1\nif x:\n    ### BEGIN SOLUTION\n    y = 2\n    ### END SOLUTION\nz = 3\n"
+           "### BEGIN SOLUTION\nw = 4\n### END SOLUTION")
+    out = markers.strip_solution(src)
+    assert out.split("\n") == ["x = 1", "if x:", "    # YOUR CODE HERE", "    raise NotImplementedError", "z = 3",
+                               "# YOUR CODE HERE", "raise NotImplementedError"]
+    answer = "### BEGIN SOLUTION\nan answer\n### END SOLUTION"
+    assert markers.strip_solution(answer, markdown=True) == "YOUR ANSWER HERE"
+
+
+@pytest.mark.parametrize("source, tags_, meta, match", [
+    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", [], {}, "not tagged 'solution'"),
+    ("### BEGIN SOLUTION\nx = 1", ["solution"], {"exercise": "e"}, "never closed"),
+    ("x = 1", ["solution"], {"exercise": "e"}, "no '### BEGIN SOLUTION'"),
+    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", ["solution"], {}, "lacks metadata"),
+    ("assert True", ["check"], {"exercise": "square", "points": -1}, "non-negative"),
+    ("assert True", ["check"], {"exercise": "nowhere", "points": 1}, "without\\) a 'solution' cell"),
+    ("assert True", ["hidden"], {}, "not 'check'"),
+])
+def test_malformed_markers_are_rejected_with_the_cell_named(source, tags_, meta, match):
+    nb = synthetic.demo_notebook()
+    bad = nbformat.v4.new_code_cell(source)
+    bad["id"] = "bad-cell"
+    bad.metadata.update({"tags": tags_, "genlabs": meta})
+    nb.cells.append(bad)
+    with pytest.raises(ValueError, match=match) as info:
+        student_version(nb, "01_demo")
+    assert "bad-cell" in str(info.value)
+
+
+def test_student_version_hides_answers_and_hidden_checks_and_records_hashes():
+    instructor = synthetic.demo_notebook()
+    instructor.cells[5].outputs = [nbformat.v4.new_output("stream", text="square: public check passed\n")]
+    instructor.cells[5].execution_count = 3
+    student = student_version(instructor, "01_demo")
+    text = json.dumps(student)
+    assert "BEGIN SOLUTION" not in text and "return x * x" not in text and "sum(values)" not in text
+    hidden = [c for c in instructor.cells if "hidden" in c.metadata.get("tags", [])]
+    assert hidden and all(c.source not in text and c["id"] not in {s.get("id") for s in student.cells}
+                          for c in hidden)
+    mean = synthetic.cell(student, "mean-sol").source.split("\n")  # code before BEGIN and after END kept
+    assert mean == ["values = list(range(N))", "# YOUR CODE HERE", "raise NotImplementedError",
+                    'print("mean computed")']
+    assert synthetic.cell(student, "square-pub").source == synthetic.cell(instructor, "square-pub").source
+    assert all(c.outputs == [] and c.execution_count is None for c in student.cells if c.cell_type == "code")
+    record = student.metadata["genlabs"]
+    truth = parse_exercises(instructor, "01_demo")
+    assert [e["name"] for e in record["exercises"]] == ["square", "mean"]
+    hashes = [c["sha256"] for e in record["exercises"] for c in e["checks"]]
+    assert hashes == [c.sha256 for e in truth for c in e.checks]
+    assert [c["hidden"] for e in record["exercises"] for c in e["checks"]] == [False, True, False, True]
+    note = synthetic.cell(student, "genlabs-grading-note").source
+    assert "hidden" in note and "| `square` | 1 | 1 | 3 |" in note
+    assert instructor.cells[5].outputs, "the instructor notebook must be left unchanged"
+    nbformat.validate(student)
+
+
+def test_write_student_versions_refuses_to_overwrite_the_instructor_notebook(tmp_path):
+    path = synthetic.demo_instructor(tmp_path)
+    with pytest.raises(ValueError, match="overwrite"):
+        markers.write_student_versions([path], tmp_path)
+    written = markers.write_student_versions([path], tmp_path / "student")
+    assert [p.name for p, _ in written] == ["01_demo.ipynb"] and (tmp_path / "student" / "01_demo.ipynb").is_file()
+
+
+# --- assembling the grading notebook (no execution) -----------------------------------------
+
+
+def _graded_checks(nb):
+    return [(c["id"], c.metadata[GRADE_KEY]["exercise"]) for c in nb.cells if GRADE_KEY in c.metadata]
+
+
+def test_hidden_checks_are_put_back_after_their_exercise_public_check():
+    exercises = parse_exercises(synthetic.demo_notebook(), "01_demo")
+    sub = synthetic.demo_submission()
+    scratch = nbformat.v4.new_code_cell("print('my own cell')")
+    sub.cells.insert(sub.cells.index(synthetic.cell(sub, "square-pub")) + 1, scratch)
+    graded = assemble(sub, exercises)
+    ids = [c.get("id") for c in graded.nb.cells]
+    assert _graded_checks(graded.nb) == [("square-pub", "square"), ("square-hid", "square"),
+                                         ("mean-pub", "mean"), ("mean-hid", "mean")]
+    assert ids.index("square-hid") == ids.index("square-pub") + 1 and ids.index(scratch["id"]) > ids.index("square-hid")
+    assert ids.index("mean-hid") == ids.index("mean-pub") + 1 > ids.index("mean-sol")
+    assert all("raises-exception" in c.metadata["tags"] for c in graded.nb.cells if c.cell_type == "code")
+    assert graded.notes == {"square": [], "mean": []}
+
+
+def test_edited_deleted_and_untagged_checks_are_detected_and_replaced():
+    instructor = synthetic.demo_notebook()
+    exercises = parse_exercises(instructor, "01_demo")
+    sub = synthetic.demo_submission()
+    synthetic.cell(sub, "square-pub").source = "assert True  # trust me"
+    sub.cells.remove(synthetic.cell(sub, "mean-pub"))
+    graded = assemble(sub, exercises)
+    assert any("edited" in n for n in graded.notes["square"]) and any("deleted" in n for n in graded.notes["mean"])
+    sources = {c["id"]: c.source for c in graded.nb.cells if GRADE_KEY in c.metadata}
+    assert sources == {c.cell_id: c.source for e in exercises for c in e.checks}
+    assert "trust me" not in json.dumps(graded.nb)
+    # A check whose tags were stripped and id changed is still recognised by its source (and not run twice).
+    sub2 = synthetic.demo_submission()
+    moved = synthetic.cell(sub2, "mean-pub")
+    moved.metadata.clear()
+    moved["id"] = "copied"
+    graded2 = assemble(sub2, exercises)
+    assert [c.source for c in graded2.nb.cells].count(moved.source) == 1 and graded2.notes["mean"] == []
+
+
+def test_a_check_changed_by_the_instructor_after_release_is_not_blamed_on_the_student():
+    old = synthetic.demo_submission()  # made from the released version
+    new_instructor = synthetic.demo_notebook()
+    synthetic.cell(new_instructor, "square-pub").source = "assert square(4) == 16"
+    graded = assemble(old, parse_exercises(new_instructor, "01_demo"))
+    assert graded.notes["square"] and "differs from the instructor's current version" in graded.notes["square"][0]
+
+
+def test_cap_outputs_bounds_a_flood_and_keeps_head_and_tail():
+    nb = nbformat.v4.new_notebook()
+    flood = nbformat.v4.new_code_cell("print(...)")
+    flood.outputs = [nbformat.v4.new_output("stream", text="start" + "x" * 5_000_000 + "end")]
+    many = nbformat.v4.new_code_cell("for ...")
+    many.outputs = [nbformat.v4.new_output("stream", text="y" * 15_000) for _ in range(500)]
+    nb.cells = [flood, many]
+    execute.cap_outputs(nb, per_output=10_000, total=200_000)
+    size = len(json.dumps(nb))
+    assert size < 250_000, size
+    text = flood.outputs[0]["text"]
+    assert text.startswith("start") and text.endswith("end") and "characters cut by the grader" in text
+    assert "further output dropped" in many.outputs[-1]["text"]
+
+
+def test_names_become_safe_unique_slugs_and_paths_stay_inside(tmp_path):
+    names = ["../../etc", "..", "a b", "a_b", ODD_STUDENT, "-rf", "élodie"]
+    slugs = [runner.slug(n) for n in names]
+    assert len(set(slugs)) == len(slugs)
+    assert all("/" not in s and not s.startswith((".", "-")) and s for s in slugs)
+    assert runner.slug("alice") == "alice"
+    with pytest.raises(RuntimeError, match="outside"):
+        runner.inside(tmp_path, "..", "x")
+
+
+# --- one batch of generated submissions ------------------------------------------------------
+
+
+def _submissions(root: Path, instructor: Path) -> None:
+    good = synthetic.demo_submission()
+    write(good, root / "alice" / "01_demo.ipynb")
+    write(synthetic.demo_submission(solve=False), root / "bob" / "01_demo.ipynb")
+    carol = copy.deepcopy(good)  # square right; mean a float but wrong: public check fails, hidden passes
+    synthetic.cell(carol, "mean-sol").source = "values = list(range(N))\nmean = 0.0"
+    write(carol, root / "carol" / "01_demo.ipynb")
+    dave = copy.deepcopy(good)  # wrong answer, public check edited to pass
+    synthetic.cell(dave, "square-sol").source = "def square(x):\n    return 0"
+    synthetic.cell(dave, "square-pub").source = "assert True"
+    write(dave, root / "dave" / "01_demo.ipynb")
+    erin = copy.deepcopy(good)
+    erin.cells.remove(synthetic.cell(erin, "mean-pub"))
+    write(erin, root / "erin" / "01_demo.ipynb")
+    abe = copy.deepcopy(good)
+    synthetic.cell(abe, "compute").source = "while True:\n    pass"
+    write(abe, root / "abe" / "01_demo.ipynb")
+    (root / "grace").mkdir()
+    (root / "grace" / "01_demo.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "1/0"')
+    heidi = copy.deepcopy(good)
+    synthetic.cell(heidi, "compute").source = 'print("z" * 5_000_000)\nfor i in range(2000):\n    print(i)'
+    write(heidi, root / "heidi" / "01_demo.ipynb")
+    outside = write(good, root.parent / "outside.ipynb")
+    (root / "ivan").mkdir()
+    (root / "ivan" / "01_demo.ipynb").symlink_to(outside)
+    judy = copy.deepcopy(good)  # widgets, a tqdm bar, and input(): headless, none may hang
+    synthetic.cell(judy, "compute").source = (
+        "import ipywidgets as w\nfrom IPython.display import display\nfrom tqdm.auto import tqdm\n"
+        "display(w.IntSlider(3))\nw.interact(lambda k: k, k=5)\nfor _ in tqdm(range(3)):\n    pass\n"
+        "try:\n    input('name? ')\nexcept Exception as e:\n    print(type(e).__name__)")
+    write(judy, root / "judy" / "01_demo.ipynb")
+    kate = copy.deepcopy(good)
+    synthetic.cell(kate, "compute").source = "import os\nos._exit(3)"
+    write(kate, root / "kate" / "01_demo.ipynb")
+    write(good, root / ODD_STUDENT / "01_demo.ipynb")
+    write(good, root / ODD_STUDENT / "..\\..\\01_demo.ipynb")
+    nina = copy.deepcopy(good)  # an error early on does not stop the later cells
+    nina.cells.insert(3, nbformat.v4.new_code_cell("1 / 0"))
+    write(nina, root / "nina" / "01_demo.ipynb")
+    write(nbformat.read(str(instructor), as_version=4), root / "zz_instructor" / "01_demo.ipynb")
+    write(good, root / "stray.ipynb")
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    base = tmp_path_factory.mktemp("batch")
+    instructor = synthetic.demo_instructor(base / "instructor")
+    _submissions(base / "subs", instructor)
+    out = base / "out"
+    before = snapshot(base, out)
+    rows = runner.grade_batch(base / "subs", out, instructor_dir=base / "instructor", workers=2, timeout=TIMEOUT)
+    return {"base": base, "out": out, "rows": rows, "before": before, "after": snapshot(base, out),
+            "left_running": kernels_of(out)}
+
+
+def kernels_of(out: Path) -> list[int]:
+    """Processes still running with their outputs under ``out`` (papermill runs and their kernels)."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get("GENLABS_BUILD", "").startswith(str(out.resolve())):
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_batch_grades_good_partial_and_unsolved_submissions(batch):
+    rows = by_key(batch["rows"])
+    for student in ("alice", "zz_instructor", "nina", "judy", "heidi"):
+        assert rows[(student, "square")].passed and rows[(student, "mean")].passed, student
+        assert rows[(student, "square")].points == 3 and rows[(student, "mean")].points == 3, student
+    assert rows[("zz_instructor", "square")].error == ""  # the instructor version passes every check
+    assert rows[("bob", "square")].points == 0 and "NotImplementedError" in rows[("bob", "square")].error
+    bob = rows[("bob", "mean")].error
+    assert "first error above it" in bob and "NotImplementedError" in bob
+    assert rows[("carol", "square")].points == 3
+    carol = rows[("carol", "mean")]
+    assert (carol.points, carol.max_points, carol.passed) == (2, 3, False) and "AssertionError" in carol.error
+
+
+def test_tampered_checks_are_reported_and_the_instructor_checks_decide(batch):
+    rows = by_key(batch["rows"])
+    dave = rows[("dave", "square")]
+    assert dave.points == 0 and not dave.passed and "AssertionError" in dave.error and "edited" in dave.error
+    erin = rows[("erin", "mean")]
+    assert erin.points == 3 and erin.passed and "deleted" in erin.error
+
+
+def test_loops_dead_kernels_invalid_files_and_links_are_failed_rows(batch):
+    rows = by_key(batch["rows"])
+    assert rows[("abe", "square")].points == 3, "checks that ran before the time limit count"
+    assert batch["left_running"] == [], "a kernel outlived its time limit"
+    assert rows[("abe", "mean")].points == 0 and f"time limit of {TIMEOUT:g} s" in rows[("abe", "mean")].error
+    assert rows[("kate", "square")].points == 3 and "kernel died" in rows[("kate", "mean")].error
+    for ex in ("square", "mean"):
+        assert "not a valid notebook" in rows[("grace", ex)].error and rows[("grace", ex)].max_points == 3
+        assert "symbolic link" in rows[("ivan", ex)].error and rows[("ivan", ex)].points == 0
+    stray = rows[("(empty)", "*")]
+    assert stray.notebook == "stray" and "not inside a student folder" in stray.error
+
+
+def test_odd_names_are_graded_and_never_escape_the_output_folder(batch):
+    odd = gradebook.clean_name(ODD_STUDENT)
+    rows = [r for r in batch["rows"] if r.student == odd]
+    assert "\n" not in odd and ODD_STUDENT.strip() in odd
+    assert {(r.notebook, r.exercise, r.passed) for r in rows} == {
+        ("01_demo", "square", True), ("01_demo", "mean", True), ("..\\..\\01_demo", "*", False)}
+    assert batch["before"] == batch["after"], "grading wrote or touched files outside OUT_DIR"
+    assert (batch["out"] / "executed" / runner.slug(ODD_STUDENT) / "01_demo.ipynb").is_file()
+    out = batch["out"].resolve()
+    assert all(out in p.resolve().parents for p in out.rglob("*"))
+    assert not (out / "_work").exists()
+
+
+def test_every_submission_is_in_the_gradebook_with_bounded_stored_outputs(batch):
+    rows = gradebook.read_csv(batch["out"] / "gradebook.csv")
+    assert rows == batch["rows"]
+    students = {r.student for r in rows}
+    assert len(students) == 15 and all(r.max_points == 3 for r in rows if r.exercise != "*")
+    heidi = batch["out"] / "executed" / "heidi" / "01_demo.ipynb"
+    assert heidi.stat().st_size < 3 * execute.MAX_NOTEBOOK_CHARS // 4
+    assert all(len(r.error) <= gradebook.MAX_ERROR_CHARS for r in rows)
+    summary = (batch["out"] / "summary.md").read_text()
+    assert "| alice | 01_demo | 6 | 6 | 2/2 |" in summary and "NotImplementedError" in summary
+    assert "time limit" in summary and "\\$(id)" not in summary.replace("\\\\", "")
+
+
+def test_output_folder_inside_the_submissions_is_refused(tmp_path):
+    synthetic.demo_instructor(tmp_path / "instructor")
+    (tmp_path / "subs").mkdir()
+    with pytest.raises(ValueError, match="outside the submissions folder"):
+        runner.grade_batch(tmp_path / "subs", tmp_path / "subs" / "out", instructor_dir=tmp_path / "instructor")
+
+
+# --- command line and job-array sharding -----------------------------------------------------
+
+
+def test_cli_student_grade_and_sharded_tasks(tmp_path, capsys):
+    instructor = synthetic.demo_instructor(tmp_path / "instructor")
+    assert cli.main(["student", "--instructor", str(instructor.parent), "--out", str(tmp_path / "student")]) == 0
+    assert "2 exercises, 6 points (4 in hidden checks)" in capsys.readouterr().out
+    handed_out = nbformat.read(str(tmp_path / "student" / "01_demo.ipynb"), as_version=4)
+    write(synthetic.solved(handed_out, nbformat.read(str(instructor), as_version=4)),
+          tmp_path / "subs" / "alice" / "01_demo.ipynb")
+    write(handed_out, tmp_path / "subs" / "bob" / "01_demo.ipynb")
+    (tmp_path / "subs" / "grace").mkdir()
+    (tmp_path / "subs" / "grace" / "01_demo.ipynb").write_text("not json")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "labutils.grade", "grade", str(tmp_path / "subs"), "--out",
+                           str(tmp_path / "out"), "--instructor", str(instructor.parent), "--timeout", "60"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "graded 3 submissions" in done.stdout
+    whole = (tmp_path / "out" / "gradebook.csv").read_text()
+    assert whole.splitlines()[0] == ",".join(gradebook.FIELDS) and len(whole.splitlines()) == 7
+    # Graded again, as a job array (list, one task per submission, gradebook): the very same gradebook.
+    assert cli.main(["list", str(tmp_path / "subs")]) == 0
+    assert capsys.readouterr().out.splitlines() == ["0\talice\t01_demo", "1\tbob\t01_demo", "2\tgrace\t01_demo"]
+    for task in (0, 1, 2):
+        assert cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "shards"), "--instructor",
+                         str(instructor.parent), "--task", str(task)]) == 0
+    assert cli.main(["gradebook", str(tmp_path / "shards")]) == 0
+    assert (tmp_path / "shards" / "gradebook.csv").read_text() == whole
+    assert (tmp_path / "shards" / "summary.md").read_text() == (tmp_path / "out" / "summary.md").read_text()
+    assert cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "x"), "--task", "7",
+                     "--instructor", str(instructor.parent)]) == 2
+    assert "out of range" in capsys.readouterr().err
+
+
+def test_a_custom_map_replaces_the_local_workers(tmp_path):
+    instructor = synthetic.demo_instructor(tmp_path / "instructor")
+    (tmp_path / "subs" / "x").mkdir(parents=True)
+    (tmp_path / "subs" / "x" / "01_demo.ipynb").write_text("{}")
+    calls = []
+
+    def serial_map(fn, subs):
+        calls.append([s.student for s in subs])
+        return [fn(s) for s in subs]
+
+    rows = runner.grade_batch(tmp_path / "subs", tmp_path / "out", instructor_dir=instructor.parent, map=serial_map)
+    assert calls == [["x"]] and {r.exercise for r in rows} == {"square", "mean"}
+    assert all("not a valid notebook" in r.error for r in rows)
+
+
+# --- student versions run up to their first exercise; instructor versions pass ----------------
+
+
+def run_student_version(path: Path, work: Path, cwd: Path, timeout: float) -> nbformat.NotebookNode:
+    """Execute a student version with papermill (CI profile), stopping at the first error."""
+    write(student_version(markers.read_notebook(path), path.stem), work / "input.ipynb")
+    env = execute.kernel_env(work, work / "build")
+    run = execute.run_papermill(work, "input.ipynb", "output.ipynb", cwd, env, timeout)
+    nb = execute.read_output(work / "output.ipynb")
+    assert nb is not None and not run.timed_out, run.log_tail
+    return nb
+
+
+def assert_stops_at_first_exercise(nb: nbformat.NotebookNode) -> None:
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    errors = [i for i, c in enumerate(cells) if execute.cell_error(c)]
+    first_solution = next(i for i, c in enumerate(cells) if "solution" in markers.tags(c))
+    assert errors, "the student version ran to the end: is an exercise missing its stub?"
+    assert errors[0] >= first_solution, f"cell {errors[0]} failed before the first exercise"
+    assert execute.cell_error(cells[errors[0]]).startswith("NotImplementedError")
+    assert all(c.execution_count is None for c in cells[errors[0] + 1:]), "execution went on past the stub"
+    assert all(c.execution_count is not None for c in cells[: errors[0]])
+
+
+def test_synthetic_student_version_stops_at_its_first_exercise(tmp_path):
+    path = synthetic.demo_instructor(tmp_path / "instructor")
+    assert_stops_at_first_exercise(run_student_version(path, tmp_path / "work", path.parent, 60))
+
+
+def _notebooks_with_exercises() -> list[Path]:
+    found = []
+    for path in markers.lab_notebooks(REPO / "notebooks"):
+        try:
+            if parse_exercises(markers.read_notebook(path), path.stem):
+                found.append(path)
+        except (ValueError, OSError):  # a notebook being written; its own tests report it
+            continue
+    return found
+
+
+LAB_NOTEBOOKS = _notebooks_with_exercises()
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LAB_NOTEBOOKS, ids=[p.stem for p in LAB_NOTEBOOKS])
+def test_lab_student_version_stops_at_first_exercise_and_instructor_version_passes(path, tmp_path):
+    assert_stops_at_first_exercise(run_student_version(path, tmp_path / "work", path.parent, 900))
+    write(nbformat.read(str(path), as_version=4), tmp_path / "subs" / "instructor" / path.name)
+    rows = runner.grade_batch(tmp_path / "subs", tmp_path / "out", instructor_dir=path.parent, workers=1,
+                              timeout=900)
+    failed = [r for r in rows if not r.passed or r.points != r.max_points]
+    assert rows and not failed, failed
