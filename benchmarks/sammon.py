@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import time
 
@@ -80,26 +81,33 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000])
     parser.add_argument("--max-iter", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"# {datetime.date.today()} | {platform.processor() or platform.machine()} | "
-          f"{torch.get_num_threads()} threads | torch {torch.__version__} | numpy {np.__version__}")
-    header = (f"{'N':>5} {'implementation':<22} {'iters':>5} {'stop':<10} {'time s':>8} {'s/iter':>8} "
-              f"{'stress (1969)':>14} {'speed-up':>8} {'stress ratio':>12}")
-    print(header)
+          f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()} | torch {torch.__version__} | "
+          f"numpy {np.__version__} | max_iter {args.max_iter}")
+    print(f"{'N':>5} {'implementation':<22} {'iters':>5} {'stop':<10} {'time s':>8} {'ms/iter':>8} "
+          f"{'stress (1969)':>14} {'speed-up':>8} {'per iter':>8} {'stress ratio':>12} {'load':>5}")
     for n in args.sizes:
         X = mnist_digits(n, args.seed)
         Y0 = embed.pca_init(torch.from_numpy(X), 2).numpy()
+        load = os.getloadavg()[0]
         (Y_np, it_np), t_np = timed(numpy_sammon, X, Y0, max_iter=args.max_iter)
         s_np = sammon_stress(X, Y_np)
-        print(f"{n:>5} {'numpy baseline (f64)':<22} {it_np:>5} {'':<10} {t_np:>8.2f} {t_np / max(it_np, 1):>8.4f} "
-              f"{s_np:>14.6f} {1.0:>8.1f} {1.0:>12.5f}")
+        ms_np = 1e3 * t_np / max(it_np, 1)
+        print(f"{n:>5} {'numpy baseline (f64)':<22} {it_np:>5} {'':<10} {t_np:>8.2f} {ms_np:>8.2f} "
+              f"{s_np:>14.7f} {1.0:>8.1f} {1.0:>8.1f} {1.0:>12.6f} {load:>5.1f}")
         for dtype in (torch.float64, torch.float32):
+            load = os.getloadavg()[0]
             res, t = timed(embed.sammon, X, init=Y0, max_iter=args.max_iter, dtype=dtype, device="cpu")
             s = sammon_stress(X, res.Y)
+            ms = 1e3 * t / max(res.n_iter, 1)
             name = f"labutils torch ({str(dtype)[-7:]})"
-            print(f"{n:>5} {name:<22} {res.n_iter:>5} {res.stop_reason:<10} {t:>8.2f} "
-                  f"{t / max(res.n_iter, 1):>8.4f} {s:>14.6f} {t_np / t:>8.1f} {s / s_np:>12.5f}")
+            print(f"{n:>5} {name:<22} {res.n_iter:>5} {res.stop_reason:<10} {t:>8.2f} {ms:>8.2f} "
+                  f"{s:>14.7f} {t_np / t:>8.1f} {ms_np / ms:>8.1f} {s / s_np:>12.6f} {load:>5.1f}")
 
 
 if __name__ == "__main__":

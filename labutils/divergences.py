@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import optimize
+from torch import nn
 
 Tensor = torch.Tensor
 LogDensity = Callable[[Tensor], Tensor]  # points (n,) -> log-densities (n,); or pass the values (n,) on the grid
@@ -112,8 +113,8 @@ DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
         lambda v: 0.5 * (LOG2 - F.softplus(-v)), lambda v: 0.5 * (F.softplus(v) - LOG2), _js_integrand,
         lambda lr: 0.5 * (LOG2 - F.softplus(-lr)), (-math.inf, LOG2 / 2)),
     FDivergence(
-        "jeffrey", "Jeffrey", lambda u: (u - 1) * torch.log(u), _jeffrey_conjugate, lambda v: v,
-        _jeffrey_conjugate, lambda lp, lq: torch.exp(lq + _log_abs_expm1(lp - lq)) * (lp - lq).abs(),
+        "jeffrey", "Jeffrey", lambda u: (u - 1) * torch.log(u), _jeffrey_conjugate, lambda v: 1 + v - torch.exp(-v),
+        lambda v: torch.expm1(v) + v, lambda lp, lq: torch.exp(lq + _log_abs_expm1(lp - lq)) * (lp - lq).abs(),
         lambda lr: lr - torch.expm1(-lr), (-math.inf, math.inf)),
 )}
 NAMES: tuple[str, ...] = tuple(DIVERGENCES)
@@ -252,3 +253,38 @@ def fit_gaussian(name: str | FDivergence, log_p: LogDensity | Tensor, grid: Tens
         if best is None or res.fun < best.fun:
             best = res
     return GaussianFit(div.name, float(best.x[0]), math.exp(float(best.x[1])), float(best.fun))
+
+
+class CriticBank(nn.Module):
+    """K independent critics R -> R evaluated together: v_k(x) = MLP_k(x) + a_k x + b_k x^2.
+
+    Each MLP has two tanh hidden layers of ``hidden`` units (initialised like ``nn.Linear``); it
+    shapes the log-ratio's bumps, while the quadratic skip (initialised at 0) follows its tails: the
+    log-ratio of two Gaussian-tailed densities grows like x^2, and a tanh network is bounded. The K
+    critics share no parameters; their weights are stacked (K, ...) and applied by batched matmuls.
+    """
+
+    def __init__(self, k: int, hidden: int, generator: torch.Generator | None = None):
+        super().__init__()
+        if k < 1 or hidden < 1:
+            raise ValueError(f"need k >= 1 critics of hidden >= 1 units, got k={k}, hidden={hidden}")
+
+        def uniform(*shape: int, fan_in: int) -> nn.Parameter:
+            return nn.Parameter((torch.rand(*shape, generator=generator) * 2 - 1) / math.sqrt(fan_in))
+
+        self.w1, self.b1 = uniform(k, 1, hidden, fan_in=1), uniform(k, 1, hidden, fan_in=1)
+        self.w2, self.b2 = uniform(k, hidden, hidden, fan_in=hidden), uniform(k, 1, hidden, fan_in=hidden)
+        self.w3, self.b3 = uniform(k, hidden, 1, fan_in=hidden), uniform(k, 1, 1, fan_in=hidden)
+        self.quadratic = nn.Parameter(torch.zeros(k, 2))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (B,) points shared by all critics, or (K, B), one row per critic -> raw outputs v (K, B)."""
+        k = self.w1.shape[0]
+        if x.ndim == 1:
+            x = x.expand(k, -1)
+        if x.ndim != 2 or x.shape[0] != k:
+            raise ValueError(f"x must have shape (B,) or ({k}, B), got {tuple(x.shape)}")
+        h = torch.tanh(torch.baddbmm(self.b1, x[..., None], self.w1))
+        h = torch.tanh(torch.baddbmm(self.b2, h, self.w2))
+        v = torch.baddbmm(self.b3, h, self.w3)[..., 0]
+        return v + self.quadratic[:, :1] * x + self.quadratic[:, 1:] * x**2

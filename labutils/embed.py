@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from labutils.device import pick_device
 
@@ -157,7 +158,7 @@ class _Stress:
 
 def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: float = 1e-9,
            max_halves: int = 20, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32,
-           generator: torch.Generator | None = None) -> SammonResult:
+           generator: torch.Generator | None = None, progress: bool = False) -> SammonResult:
     """Sammon map of X (N, D) into ``n_components`` dimensions.
 
     init: "pca" (centred principal-component scores), "random" (standard normal from ``generator``)
@@ -165,7 +166,7 @@ def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: fl
     iteration lowers the stress by less than ``tol`` relative, or when ``max_halves`` halvings of
     the step do not lower it. device: None picks CUDA/MPS/CPU (``labutils.device.pick_device``).
     dtype: float32 (fast) or float64 (reference accuracy; not on MPS). Distances and the PCA are
-    always computed in float64. Duplicate rows: see the module docstring.
+    always computed in float64. progress: show a tqdm bar. Duplicate rows: see the module docstring.
     """
     if not isinstance(n_components, int) or n_components < 1:
         raise ValueError(f"n_components must be a positive int, got {n_components!r}")
@@ -175,6 +176,8 @@ def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: fl
     Y0 = _initial_map(init, X, n_components, generator)
     dev = pick_device(None if device is None else str(device))
     unique, inverse, counts = torch.unique(X, dim=0, return_inverse=True, return_counts=True)
+    if len(unique) < 3:
+        raise ValueError(f"X has only {len(unique)} distinct rows: a map needs at least 3 distinct points")
     first = torch.full((len(unique),), X.shape[0], dtype=torch.long).scatter_reduce_(
         0, inverse, torch.arange(X.shape[0]), reduce="amin")  # a representative row of each distinct point
     D = pairwise_distances(unique)
@@ -184,6 +187,7 @@ def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: fl
 
     E = stress.raw(y)
     history, stop_reason, n_iter = [E / stress.norm], "max_iter", 0
+    bar = tqdm(total=max_iter, desc="Sammon", unit="it", disable=not progress, leave=False)
     while n_iter < max_iter:
         if E == 0.0:
             stop_reason = "zero_stress"
@@ -200,10 +204,12 @@ def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: fl
             break
         n_iter += 1
         history.append(E_new / stress.norm)
+        bar.update()
         converged = (E - E_new) / E < tol
         y, E = y_new, E_new
         if converged:
             stop_reason = "tolerance"
             break
+    bar.close()
     Y = (y.cpu() * scale)[inverse]
     return SammonResult(Y=Y, stress_history=history, n_iter=n_iter, stop_reason=stop_reason, n_unique=len(unique))
