@@ -59,7 +59,7 @@ def image_grid(images, nrow: int = 8, *, ax: plt.Axes | None = None, title: str 
         raise ValueError(f"images must be (N, 1, H, W) or (N, H, W), got shape {x.shape}")
     n, h, w = x.shape
     rows = -(-n // nrow)
-    canvas = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad), vmax, dtype=np.float32)
+    canvas = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad), vmin + 0.15 * (vmax - vmin), dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, nrow)
         canvas[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = x[i]
