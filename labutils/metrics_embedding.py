@@ -25,11 +25,13 @@ def exact_distances(X) -> torch.Tensor:
     return D
 
 
-def sammon_stress(X, Y) -> float:
+def sammon_stress(X, Y, *, best_scale: bool = False) -> float:
     """Sammon's (1969) stress of the map Y (N, n) of X (N, D); dimensionless, 0 for a perfect map.
 
     E = (1 / sum_{i<j} d*_ij) * sum_{i<j} (d*_ij - d_ij)^2 / d*_ij, d* in X and d in Y. Pairs of identical
     X rows count 0 when their Y rows coincide too (0/0) and make E infinite otherwise.
+    best_scale: first multiply Y by the factor a that minimises E(aY), a = sum d / sum (d^2 / d*), for maps
+    whose units mean nothing (t-SNE).
     """
     D, d = exact_distances(X), exact_distances(Y)
     if D.shape != d.shape:
@@ -39,6 +41,8 @@ def sammon_stress(X, Y) -> float:
     if float(D.sum()) == 0.0:
         raise ValueError("all points of X are identical: the stress is undefined; pass distinct points")
     both_zero = (D == 0) & (d == 0)
+    if best_scale:
+        d = d * (d.sum() / torch.where(both_zero, torch.zeros_like(d), d**2 / D).sum())
     terms = torch.where(both_zero, torch.zeros_like(D), (D - d) ** 2 / D)
     return float(terms.sum() / D.sum())
 

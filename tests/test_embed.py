@@ -62,6 +62,10 @@ def test_stress_is_scale_invariant():
     X, _ = blobs()
     Y = torch.randn(len(X), 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     assert sammon_stress(3.7 * X, 3.7 * Y) == pytest.approx(sammon_stress(X, Y), rel=1e3 * EPS64)
+    # best_scale: the minimum over a of E(aY), whatever the units of Y
+    best = sammon_stress(X, Y, best_scale=True)
+    assert sammon_stress(X, 5.0 * Y, best_scale=True) == pytest.approx(best, rel=1e3 * EPS64)
+    assert all(best < sammon_stress(X, a * Y) for a in np.geomspace(0.01, 100, 41))
     # scaling by a power of two is exact in floating point, so the whole run must scale with it
     a = embed.sammon(X, max_iter=20, dtype=torch.float64, device="cpu")
     b = embed.sammon(8.0 * X, max_iter=20, dtype=torch.float64, device="cpu")
