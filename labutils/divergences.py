@@ -168,6 +168,8 @@ def _log_density_on(log_density: LogDensity | Tensor, grid: Tensor, which: str) 
 
 def _integrate(values: Tensor, h: float, tail_tol: float) -> float:
     """Trapezoid rule (spectrally accurate for smooth integrands that vanish at both ends); +inf when they don't."""
+    if not bool(torch.isfinite(values).all()):  # overflow: the integrand itself is astronomically large
+        return math.inf
     total = float(h * (values.sum() - 0.5 * (values[0] + values[-1])))
     edge = float(torch.maximum(values[0].abs(), values[-1].abs())) * h * values.numel()
     return math.inf if edge > tail_tol * max(abs(total), 1e-300) else total

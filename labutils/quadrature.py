@@ -73,27 +73,48 @@ def entropy(p: Array, x: Array) -> float:
     return -integrate(torch.special.xlogy(p, p), x)
 
 
-def cross_entropy(p: Array, q: Array, x: Array) -> float:
-    """Cross-entropy -integral p log q = -E_p[log q] (nats); +inf if q vanishes on p's mass."""
-    p, q = _density(p, x, "p"), _density(q, x, "q")
-    if bool(((q == 0) & (p > 0)).any()):
-        return math.inf
-    return -integrate(torch.special.xlogy(p, q), x)
+def _log_of(q: Array, x: Array, log_q: Array | None) -> Array:
+    """log q on the grid: the given exact log-density (finite where q underflows to 0), else log of q."""
+    if log_q is None:
+        return torch.log(q)
+    log_q = _on_grid(log_q, x, "log_q")
+    if not bool(torch.allclose(log_q.exp(), q, rtol=1e-6, atol=1e-300)):
+        raise ValueError("log_q must be the log of q on the grid (pass the same density twice)")
+    return log_q
 
 
-def kl_divergence(p: Array, q: Array, x: Array) -> float:
-    """KL(p || q) = integral p log(p / q) (nats); +inf if q vanishes where p has mass."""
+def cross_entropy(p: Array, q: Array, x: Array, *, log_q: Array | None = None) -> float:
+    """Cross-entropy -integral p log q = -E_p[log q] (nats); +inf if q vanishes on p's mass.
+
+    Pass ``log_q`` (the exact log-density on the grid) where q's far tails underflow to 0 in float64
+    while p's do not: the tails then contribute their (negligible) true amount instead of +inf.
+    """
     p, q = _density(p, x, "p"), _density(q, x, "q")
-    if bool(((q == 0) & (p > 0)).any()):
+    log_q = _log_of(q, x, log_q)
+    if bool(((log_q == -math.inf) & (p > 0)).any()):
         return math.inf
-    return integrate(torch.special.xlogy(p, p) - torch.special.xlogy(p, q), x)
+    return -integrate(torch.where(p > 0, p * log_q, 0.0), x)
+
+
+def kl_divergence(p: Array, q: Array, x: Array, *, log_q: Array | None = None) -> float:
+    """KL(p || q) = integral p log(p / q) (nats); +inf if q vanishes where p has mass.
+
+    ``log_q``: as in :func:`cross_entropy`, the exact log-density of q, for q's underflowing tails.
+    """
+    p, q = _density(p, x, "p"), _density(q, x, "q")
+    log_q = _log_of(q, x, log_q)
+    if bool(((log_q == -math.inf) & (p > 0)).any()):
+        return math.inf
+    return integrate(torch.special.xlogy(p, p) - torch.where(p > 0, p * log_q, 0.0), x)
 
 
 def js_divergence(p: Array, q: Array, x: Array) -> float:
     """JSD(p || q) = KL(p || m) / 2 + KL(q || m) / 2 with m = (p + q) / 2; between 0 and log 2 (nats)."""
     p, q = _density(p, x, "p"), _density(q, x, "q")
-    m = (p + q) / 2
-    return 0.5 * kl_divergence(p, m, x) + 0.5 * kl_divergence(q, m, x)
+    log_m = torch.log(p + q) - math.log(2)  # not log((p + q) / 2): halving a tiny density can underflow to 0
+    kl_p = torch.special.xlogy(p, p) - torch.where(p > 0, p * log_m, 0.0)
+    kl_q = torch.special.xlogy(q, q) - torch.where(q > 0, q * log_m, 0.0)
+    return integrate(0.5 * kl_p + 0.5 * kl_q, x)
 
 
 def _gaussian_filter(values: Array, h: float, sigma: float, reflect: bool) -> Array:

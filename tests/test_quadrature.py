@@ -97,3 +97,18 @@ def test_bad_inputs_name_the_problem():
         q.kde(torch.randn(10), X, bandwidth=0.0)
     with pytest.raises(ValueError, match="all samples are equal"):
         q.kde(torch.zeros(10), X)
+
+
+def test_log_q_keeps_kl_finite_where_q_underflows():
+    # N(0, 0.2^2) underflows to exactly 0 beyond |x| ~ 7.7 while N(0, 1) is still positive there: the
+    # plain KL(N(0,1) || N(0,0.2^2)) is +inf on the grid; with the exact log-density it is the closed form.
+    p = normal(0.0, 1.0)
+    log_narrow = -0.5 * (X / 0.2) ** 2 - math.log(0.2 * math.sqrt(2 * math.pi))
+    narrow = log_narrow.exp()
+    assert bool(((narrow == 0) & (p > 0)).any())
+    assert q.kl_divergence(p, narrow, X) == math.inf
+    expected = math.log(0.2 / 1.0) + 1.0 / (2 * 0.2**2) - 0.5
+    assert q.kl_divergence(p, narrow, X, log_q=log_narrow) == pytest.approx(expected, abs=1e-9)
+    assert q.cross_entropy(p, narrow, X, log_q=log_narrow) == pytest.approx(expected + q.entropy(p, X), abs=1e-9)
+    with pytest.raises(ValueError, match="log_q must be the log of q"):
+        q.kl_divergence(p, narrow, X, log_q=log_narrow + 1.0)

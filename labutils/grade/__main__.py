@@ -1,7 +1,8 @@
 """Command line: ``python -m labutils.grade {student,grade,list,gradebook}``.
 
     python -m labutils.grade student [NOTEBOOKS...] --out build/student
-    python -m labutils.grade grade SUBMISSIONS --out OUT [--workers N] [--timeout S] [--instructor notebooks/]
+    python -m labutils.grade grade SUBMISSIONS --out OUT [--workers N] [--timeout S] [--threads T]
+                                   [--instructor notebooks/]
     python -m labutils.grade list SUBMISSIONS                       # numbered, for a job array
     python -m labutils.grade grade SUBMISSIONS --out OUT --task I   # grade submission I only
     python -m labutils.grade gradebook OUT                          # gradebook from the tasks' rows
@@ -31,12 +32,12 @@ def _student(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     if args.task is not None:
         rows = runner.grade_task(Path(args.submissions), Path(args.out), args.task,
-                                 instructor_dir=Path(args.instructor), timeout=args.timeout)
+                                 instructor_dir=Path(args.instructor), timeout=args.timeout, threads=args.threads)
         print(f"task {args.task}: {sum(r.points for r in rows):g}/{sum(r.max_points for r in rows):g} points "
               f"(rows in {Path(args.out) / 'rows'}; run `gradebook {args.out}` when all tasks are done)")
         return 0
     rows = runner.grade_batch(Path(args.submissions), Path(args.out), instructor_dir=Path(args.instructor),
-                              workers=args.workers, timeout=args.timeout)
+                              workers=args.workers, timeout=args.timeout, threads=args.threads)
     subs = {(r.student, r.notebook) for r in rows}
     failed = sum(not r.passed for r in rows)
     print(f"graded {len(subs)} submissions: {len(rows)} exercise results, {failed} not passed")
@@ -74,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--instructor", default="notebooks", help="folder of the instructor notebooks")
     g.add_argument("--workers", type=int, default=None, help="parallel notebooks (default: CPU cores)")
     g.add_argument("--timeout", type=float, default=600.0, help="wall-time limit per notebook, seconds")
+    g.add_argument("--threads", type=int, default=1,
+                   help="BLAS/OpenMP threads per kernel (default 1: more only on a machine of your own)")
     g.add_argument("--task", type=int, default=None, help="grade only submission number TASK (see `list`)")
     g.set_defaults(func=_grade)
     ls = sub.add_parser("list", help="number the submissions (job-array task ids)")

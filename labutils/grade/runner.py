@@ -207,7 +207,7 @@ def default_workers() -> int:
 
 
 def make_settings(instructor_dir: Path, out_dir: Path, submissions_dir: Path, timeout: float,
-                  workers: int) -> Settings:
+                  workers: int = 1, threads: int = 1) -> Settings:
     """Checked settings: the output folder must not hold the submissions or instructor notebooks."""
     out, subs, inst = (Path(p).resolve() for p in (out_dir, submissions_dir, instructor_dir))
     if not inst.is_dir():
@@ -215,20 +215,24 @@ def make_settings(instructor_dir: Path, out_dir: Path, submissions_dir: Path, ti
     for name, other in (("submissions", subs), ("instructor", inst)):
         if out == other or other in out.parents:
             raise ValueError(f"the output folder {out} must lie outside the {name} folder {other}")
-    if timeout <= 0 or workers < 1:
-        raise ValueError(f"need timeout > 0 and workers >= 1, got timeout={timeout}, workers={workers}")
-    return Settings(inst, out, float(timeout), threads=max(1, default_workers() // workers))
+    if timeout <= 0 or workers < 1 or threads < 1:
+        raise ValueError(f"need timeout > 0, workers >= 1 and threads >= 1; "
+                         f"got timeout={timeout}, workers={workers}, threads={threads}")
+    return Settings(inst, out, float(timeout), threads=threads)
 
 
 def grade_batch(submissions_dir: Path, out_dir: Path, *, instructor_dir: Path = Path("notebooks"),
-                workers: int | None = None, timeout: float = 600.0, map: MapFn | None = None) -> list[Row]:
+                workers: int | None = None, timeout: float = 600.0, threads: int = 1,
+                map: MapFn | None = None) -> list[Row]:
     """Grade every submission and write ``gradebook.csv`` and ``summary.md`` into ``out_dir``.
 
     ``map(fn, submissions)`` runs :func:`grade_one` over the submissions; the default uses ``workers``
-    threads (default: the number of cores), each waiting on its own papermill process.
+    threads (default: the number of cores), each waiting on its own papermill process. Each kernel
+    gets ``threads`` BLAS/OpenMP threads: keep 1 unless the machine is yours alone, since spinning
+    OpenMP threads on a busy machine can make training tens of times slower.
     """
     workers = workers or default_workers()
-    settings = make_settings(instructor_dir, out_dir, submissions_dir, timeout, workers)
+    settings = make_settings(instructor_dir, out_dir, submissions_dir, timeout, workers, threads)
     for sub_dir in ("rows", "executed", "_work", "build"):
         shutil.rmtree(settings.out_dir / sub_dir, ignore_errors=True)
     subs = discover(submissions_dir)
@@ -250,12 +254,9 @@ def grade_batch(submissions_dir: Path, out_dir: Path, *, instructor_dir: Path = 
 
 
 def grade_task(submissions_dir: Path, out_dir: Path, index: int, *, instructor_dir: Path = Path("notebooks"),
-               timeout: float = 600.0, threads: int | None = None) -> list[Row]:
-    """Grade only submission number ``index`` of :func:`discover`'s list (one task of a job array);
-    the kernel gets ``threads`` BLAS threads (default: the cores this process may use)."""
+               timeout: float = 600.0, threads: int = 1) -> list[Row]:
+    """Grade only submission number ``index`` of :func:`discover`'s list (one task of a job array)."""
     subs = discover(submissions_dir)
     if not 0 <= index < len(subs):
         raise ValueError(f"task index {index} is out of range: there are {len(subs)} submissions (0..{len(subs) - 1})")
-    settings = make_settings(instructor_dir, out_dir, submissions_dir, timeout, 1)
-    threads = threads or default_workers()
-    return grade_one(subs[index], Settings(settings.instructor_dir, settings.out_dir, settings.timeout, threads))
+    return grade_one(subs[index], make_settings(instructor_dir, out_dir, submissions_dir, timeout, 1, threads))
