@@ -179,9 +179,10 @@ def divergence(name: str | FDivergence, log_p: LogDensity | Tensor, log_q: LogDe
                tail_tol: float = 1e-9) -> float:
     """D_f(P || Q) = ∫ q f(p/q) dx by quadrature on ``grid`` (from :func:`uniform_grid`).
 
-    log_p, log_q: callables mapping points (n,) to log-densities (n,), or those values on the grid. Returns +inf when the integrand
-    has not died out at the ends of the grid (relative tolerance ``tail_tol``): the divergence is
-    infinite (e.g. Pearson chi^2 when Q's tails are thinner than P's), or the grid is too narrow.
+    log_p, log_q: callables mapping points (n,) to log-densities (n,), or those values on the grid.
+    Returns +inf when the integrand overflows or has not died out at the ends of the grid (relative
+    tolerance ``tail_tol``): the divergence is infinite (e.g. Pearson chi^2 when Q's tails are
+    thinner than P's), or the grid is too narrow.
     """
     div, h = get(name), _check_grid(grid)
     values = div.integrand(_log_density_on(log_p, grid, "p"), _log_density_on(log_q, grid, "q"))

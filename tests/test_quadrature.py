@@ -79,7 +79,7 @@ def test_kde_keeps_the_mass_of_samples_outside_the_grid():
     far = torch.full((50,), 100.0)
     density = q.kde(far, X, bandwidth=0.5)
     assert q.mass(density, X) == pytest.approx(1.0, abs=q.spacing(X) / 0.5)
-    assert float(density[X < 0].sum()) == 0.0
+    assert float(density[X < 0].max()) < 1e-12  # nothing leaks to the far side beyond FFT round-off
 
 
 def test_bad_inputs_name_the_problem():
