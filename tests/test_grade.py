@@ -393,7 +393,9 @@ def assert_stops_at_first_exercise(nb: nbformat.NotebookNode) -> None:
     errors = [i for i, c in enumerate(cells) if execute.cell_error(c)]
     first_solution = next(i for i, c in enumerate(cells) if "solution" in markers.tags(c))
     assert errors, "the student version ran to the end: is an exercise missing its stub?"
-    assert errors[0] >= first_solution, f"cell {errors[0]} failed before the first exercise"
+    assert errors[0] >= first_solution, (
+        f"code cell {errors[0]} failed before the first exercise: {execute.cell_error(cells[errors[0]])}\n"
+        f"{cells[errors[0]].source[:300]}")
     assert execute.cell_error(cells[errors[0]]).startswith("NotImplementedError")
     assert all(c.execution_count is None for c in cells[errors[0] + 1:]), "execution went on past the stub"
     assert all(c.execution_count is not None for c in cells[: errors[0]])
