@@ -25,7 +25,8 @@ def _student(args: argparse.Namespace) -> int:
     for target, exercises in markers.write_student_versions(paths, Path(args.out)):
         hidden = sum(c.points for ex in exercises for c in ex.checks if c.hidden)
         total = sum(ex.max_points for ex in exercises)
-        print(f"{target}: {len(exercises)} exercises, {total:g} points ({hidden:g} in hidden checks)")
+        n = len(exercises)
+        print(f"{target}: {n} exercise{'' if n == 1 else 's'}, {total:g} points ({hidden:g} in hidden checks)")
     return 0
 
 
