@@ -49,6 +49,14 @@ refs: $(STAMP)  ## re-execute NB (default: all) in the CI profile and store only
 strip: $(STAMP)
 	$(PY) -m labutils.notebooks strip $(NB)
 
+student: $(STAMP)  ## student versions of the labs (solutions and hidden checks removed) into build/student
+	$(PY) -m labutils.grade student --out build/student
+
+OUT ?= build/grading
+grade: $(STAMP)  ## grade a batch: make grade SUB=submissions/ [OUT=build/grading]
+	@test -n "$(SUB)" || (echo "usage: make grade SUB=submissions/ [OUT=build/grading]"; exit 2)
+	$(PY) -m labutils.grade grade $(SUB) --out $(OUT)
+
 benchmarks: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 

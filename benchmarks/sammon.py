@@ -6,8 +6,12 @@ Hessian from dense products, the step halved until the stress falls. Both start 
 map and stop at the same iteration cap and tolerance; both final maps are scored by the same float64
 formula (``labutils.metrics_embedding.sammon_stress``).
 
-    .venv/bin/python benchmarks/sammon.py            # 1,000 and 2,000 digits, 500 iterations
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/sammon.py    # 1,000 and 2,000 digits, 500 iterations
     .venv/bin/python benchmarks/sammon.py --sizes 500 --max-iter 50   # a quick look
+
+On a shared, oversubscribed machine, torch's OpenMP threads spin-wait for each other at every
+operation; OMP_WAIT_POLICY=PASSIVE (read when torch loads) avoids that. The header prints it and the
+load average is printed per run.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def main() -> None:
 
     print(f"# {datetime.date.today()} | {platform.processor() or platform.machine()} | "
           f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()} | torch {torch.__version__} | "
-          f"numpy {np.__version__} | max_iter {args.max_iter}")
+          f"numpy {np.__version__} | max_iter {args.max_iter} | OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print(f"{'N':>5} {'implementation':<22} {'iters':>5} {'stop':<10} {'time s':>8} {'ms/iter':>8} "
           f"{'stress (1969)':>14} {'speed-up':>8} {'per iter':>8} {'stress ratio':>12} {'load':>5}")
     for n in args.sizes:

@@ -189,19 +189,21 @@ def divergence(name: str | FDivergence, log_p: LogDensity | Tensor, log_q: LogDe
     return max(_integrate(values, h, tail_tol), 0.0)
 
 
-def bound_by_quadrature(name: str | FDivergence, critic: Tensor, log_p: LogDensity | Tensor, log_q: LogDensity | Tensor,
-                        grid: Tensor) -> float:
-    """The variational bound ∫ p T - ∫ q f*(T) for a critic T given by its values (n,) on ``grid``.
+def bound_by_quadrature(name: str | FDivergence, critic: Tensor, log_p: LogDensity | Tensor,
+                        log_q: LogDensity | Tensor, grid: Tensor, *, raw: bool = False) -> float:
+    """The variational bound ∫ p T - ∫ q f*(T) for a critic given by its values (n,) on ``grid``.
 
-    T must already be in f*'s domain (apply ``activation`` to raw outputs). For every T this is
-    <= D_f(P || Q) (the Fenchel-Young inequality), with equality at T = f'(p/q).
+    critic: T itself, inside f*'s domain; or, with ``raw=True``, the network's raw outputs v, with
+    T = g_f(v) and f*(T) taken from ``conjugate_of_activation`` (finite even where g_f(v) rounds onto
+    the domain's edge). For every T this is <= D_f(P || Q) (Fenchel-Young), with equality at T = f'(p/q).
     """
     div, h = get(name), _check_grid(grid)
     critic = torch.as_tensor(critic, dtype=torch.float64)
     if critic.shape != grid.shape:
         raise ValueError(f"critic must hold one value per grid point {tuple(grid.shape)}, got {tuple(critic.shape)}")
     lp, lq = _log_density_on(log_p, grid, "p"), _log_density_on(log_q, grid, "q")
-    values = lp.exp() * critic - lq.exp() * div.conjugate(critic)
+    t, conj = (div.activation(critic), div.conjugate_of_activation(critic)) if raw else (critic, div.conjugate(critic))
+    values = lp.exp() * t - lq.exp() * conj
     return float(h * (values.sum() - 0.5 * (values[0] + values[-1])))
 
 

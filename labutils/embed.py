@@ -89,11 +89,13 @@ def pca_init(X: torch.Tensor, n_components: int) -> torch.Tensor:
     return Xc @ (axes * signs)
 
 
-def _initial_map(init, X: torch.Tensor, n_components: int, generator: torch.Generator | None) -> torch.Tensor:
+def _initial_map(init, X: torch.Tensor, n_components: int, generator: torch.Generator | None,
+                 scale: float) -> torch.Tensor:
+    """The starting map (N, n_components) in the units of X; ``scale`` is the mean input distance."""
     if isinstance(init, str) and init == "pca":
         return pca_init(X, n_components)
     if isinstance(init, str) and init == "random":
-        return torch.randn(X.shape[0], n_components, generator=generator, dtype=torch.float64)
+        return scale * torch.randn(X.shape[0], n_components, generator=generator, dtype=torch.float64)
     if isinstance(init, str):
         raise ValueError(f"unknown init {init!r}: use 'pca', 'random' or an (N, n_components) array")
     Y0 = as_points(init, "init")
@@ -161,19 +163,19 @@ def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: fl
            generator: torch.Generator | None = None, progress: bool = False) -> SammonResult:
     """Sammon map of X (N, D) into ``n_components`` dimensions.
 
-    init: "pca" (centred principal-component scores), "random" (standard normal from ``generator``)
-    or an (N, n_components) array in the units of X. Stops after ``max_iter`` iterations, when an
-    iteration lowers the stress by less than ``tol`` relative, or when ``max_halves`` halvings of
-    the step do not lower it. device: None picks CUDA/MPS/CPU (``labutils.device.pick_device``).
-    dtype: float32 (fast) or float64 (reference accuracy; not on MPS). Distances and the PCA are
-    always computed in float64. progress: show a tqdm bar. Duplicate rows: see the module docstring.
+    init: "pca" (centred principal-component scores), "random" (normal from ``generator``, standard
+    deviation the mean input distance) or an (N, n_components) array in the units of X.
+    Stops after ``max_iter`` iterations, when an iteration lowers the stress by less than ``tol``
+    relative, or when ``max_halves`` halvings of the step do not lower it.
+    device: None picks CUDA/MPS/CPU (``labutils.device.pick_device``). dtype: float32 (fast) or
+    float64 (reference accuracy; not on MPS); distances and the PCA are always computed in float64.
+    progress: show a tqdm bar. Duplicate rows: see the module docstring.
     """
     if not isinstance(n_components, int) or n_components < 1:
         raise ValueError(f"n_components must be a positive int, got {n_components!r}")
     if max_iter < 0 or max_halves < 1 or tol < 0:
         raise ValueError(f"need max_iter >= 0, max_halves >= 1, tol >= 0; got {max_iter}, {max_halves}, {tol}")
     X = as_points(X)
-    Y0 = _initial_map(init, X, n_components, generator)
     dev = pick_device(None if device is None else str(device))
     unique, inverse, counts = torch.unique(X, dim=0, return_inverse=True, return_counts=True)
     if len(unique) < 3:
@@ -182,6 +184,7 @@ def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: fl
         0, inverse, torch.arange(X.shape[0]), reduce="amin")  # a representative row of each distinct point
     D = pairwise_distances(unique)
     scale = float(D.sum() / (len(unique) * (len(unique) - 1)))  # mean distance; the stress is scale-free
+    Y0 = _initial_map(init, X, n_components, generator, scale)
     stress = _Stress(D / scale, counts.double(), n_components, dtype, dev)
     y = (Y0[first] / scale).to(dev, dtype)
 
