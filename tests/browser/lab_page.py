@@ -217,15 +217,21 @@ def wait_for_new_images(page: Page, slider: Locator, before: list[str], timeout_
     return after, next(i for i, (a, b) in enumerate(zip(before, after)) if a != b)
 
 
-def screenshot_notebook(page: Page, path: Path, max_height_px: int = 16000) -> None:
-    """The whole notebook as rendered: grow the window to the notebook's height, take the picture, shrink back."""
+def screenshot_notebook(page: Page, stem: Path, tile_px: int = 10000) -> list[Path]:
+    """The whole notebook as rendered, in tiles ``<stem>-1.png``, ``-2.png``, ... of at most ``tile_px`` pixels of
+    notebook each (the window grows to that height, then shrinks back). Returns the files written."""
     viewport = page.viewport_size or {"width": 1400, "height": 1000}
-    height = page.evaluate(f"() => {{ const n = document.querySelector('{NOTEBOOK_SCROLLER}');"
-                           " return n ? n.scrollHeight - n.clientHeight : 0; }")
-    page.set_viewport_size({"width": viewport["width"], "height": int(min(max_height_px, viewport["height"] + height))})
+    content, visible = page.evaluate(f"() => {{ const n = document.querySelector('{NOTEBOOK_SCROLLER}');"
+                                     " return n ? [n.scrollHeight, n.clientHeight] : [0, 0]; }")
+    tile = max(visible, min(content, tile_px))
+    page.set_viewport_size({"width": viewport["width"], "height": int(viewport["height"] + tile - visible)})
+    paths = []
     try:
-        page.evaluate(f"() => document.querySelector('{NOTEBOOK_SCROLLER}')?.scrollTo(0, 0)")
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(path))
+        for k, offset in enumerate(range(0, max(content, 1), tile), start=1):
+            page.evaluate(f"() => document.querySelector('{NOTEBOOK_SCROLLER}')?.scrollTo(0, {offset})")
+            page.wait_for_timeout(500)
+            paths.append(stem.with_name(f"{stem.name}-{k}.png"))
+            page.screenshot(path=str(paths[-1]))
     finally:
         page.set_viewport_size(viewport)
+    return paths

@@ -91,7 +91,7 @@ def check_notebook(page: Page, lab_url: str, args: argparse.Namespace, stem: str
     lp.run_all_cells(page, args.run_timeout)
     timings["Run All Cells"] = time.monotonic() - t0
     page.wait_for_timeout(1000)  # let the last widget views attach
-    lp.screenshot_notebook(page, shots / f"{stem}-after-run.png")
+    lp.screenshot_notebook(page, shots / f"{stem}-after-run")
     state = lp.notebook_state(page)
     lp.fail_on_errors(state, "after Run All Cells")
     print(f"  all {len(state.prompts)} code cells ran, no errors shown", flush=True)
