@@ -7,8 +7,8 @@ d_ij, is
 
 :func:`sammon` minimises it with Sammon's pseudo-Newton step (the gradient divided by the absolute
 diagonal of the Hessian) and, as in the widely used MATLAB/NumPy versions, halves the step until the
-stress falls. Every iteration is a handful of whole-matrix operations on N x N buffers allocated
-once (memory: 6 + n_components N x N matrices of the working dtype).
+stress falls. Every iteration is a handful of whole-matrix operations, done in blocks of rows on the
+CPU (memory: 3 N x N matrices of the working dtype, plus small work buffers).
 
 Duplicate points. A pair with d*_ij = 0 and d_ij > 0 has infinite stress, so identical input rows
 must share one map position; their own 0/0 term counts as 0. :func:`sammon` therefore embeds each
@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from labutils.device import pick_device
 
 STOP_REASONS = ("tolerance", "max_iter", "no_descent", "zero_stress")
+CPU_BLOCK_ELEMENTS = 2**18  # pairs per block on the CPU: keeps the work buffers in the cache (benchmarks/sammon.py)
 
 
 @dataclass
@@ -108,14 +109,15 @@ class _Stress:
     """Sammon's stress and pseudo-Newton step of a map y (M, n) of M distinct points with multiplicities m.
 
     Holds, in the working dtype on the device, D* scaled to unit mean (weighted square roots for the
-    stress, 1/D* for the gradient) and three (M, M) work buffers plus one per map dimension.
+    stress, 1/D* for the gradient). Both computations go through blocks of ``block_rows`` rows, so
+    their temporaries, (block_rows, M) buffers, stay in the CPU's cache: only D* streams from memory.
     The stress of a trial map takes its distances from one matrix product (|y_i|^2 + |y_j|^2 -
     2 y_i.y_j), whose rounding (~eps |y|^2) moves the stress by ~eps relative; the step takes them
     from coordinate differences, accurate for close pairs, whose 1/d^3 weights dominate the Hessian.
     """
 
     def __init__(self, D: torch.Tensor, counts: torch.Tensor, n_components: int, dtype: torch.dtype,
-                 device: torch.device):
+                 device: torch.device, block_rows: int):
         weight = counts[:, None] * counts[None, :]  # m_i m_j: pair multiplicity
         D = D.clone().fill_diagonal_(1.0)  # diagonal terms vanish: d_ii := 1 = D_ii
         self.sqrt_wD = (weight * D).sqrt().to(device, dtype)
@@ -124,37 +126,53 @@ class _Stress:
         self.counts = counts.to(device, dtype)
         self.norm = float((weight * D).sum() - (counts**2).sum())  # sum over ordered pairs i != j of m_i m_j D*
         self.floor = torch.finfo(dtype).eps ** 0.5  # map distances below it are raised to it
-        self.d, self.work, self.tmp = (torch.empty_like(self.inv_D) for _ in range(3))
-        self.diff = torch.empty((n_components, *D.shape), dtype=dtype, device=device)
+        M = len(D)
+        self.blocks = [slice(i, min(i + block_rows, M)) for i in range(0, M, block_rows)]
+        self.d, self.work = (torch.empty((min(block_rows, M), M), dtype=dtype, device=device) for _ in range(2))
+        self.diff = torch.empty((n_components, *self.d.shape), dtype=dtype, device=device)
 
     def raw(self, y: torch.Tensor) -> float:
         """Unnormalised stress sum_{i != j} m_i m_j (D*_ij - d_ij)^2 / D*_ij of the map y (M, n)."""
         sq = (y * y).sum(dim=1, keepdim=True)
         ones = torch.ones_like(sq)
-        torch.matmul(torch.cat([-2.0 * y, sq, ones], 1), torch.cat([y, ones, sq], 1).T, out=self.d)
-        self.d.clamp_min_(self.floor**2).sqrt_().fill_diagonal_(1.0)
-        torch.addcmul(self.sqrt_wD, self.d, self.sqrt_w_over_D, value=-1.0, out=self.work)
-        return float(self.work.square_().sum())
+        left, right = torch.cat([-2.0 * y, sq, ones], 1), torch.cat([y, ones, sq], 1).T
+        total = torch.zeros((), dtype=torch.float64, device=y.device)
+        for rows in self.blocks:
+            d, work = self.d[: rows.stop - rows.start], self.work[: rows.stop - rows.start]
+            torch.matmul(left[rows], right, out=d)
+            d.clamp_min_(self.floor**2).sqrt_().diagonal(offset=rows.start).fill_(1.0)
+            torch.addcmul(self.sqrt_wD[rows], d, self.sqrt_w_over_D[rows], value=-1.0, out=work)
+            total += work.square_().sum()
+        return float(total)
 
     def newton_step(self, y: torch.Tensor) -> torch.Tensor:
         """Sammon's step -g / |diag H| (M, n) at the map y (M, n).
 
-        With delta_ij = 1/d_ij - 1/D*_ij: g_ip = -sum_j m_j delta_ij (y_ip - y_jp) and
+        With delta_ij = 1/d_ij - 1/D*_ij: g_ip = sum_j m_j delta_ij (y_jp - y_ip) and
         H_ip = sum_j m_j [(y_ip - y_jp)^2 / d_ij^3 - delta_ij], a quarter of the true derivatives
-        (the factor cancels in the step).
+        (the factor cancels in the step). g is summed as delta (m y) - y (delta m): its rounding,
+        ~eps sum_j |delta_ij| |y_j|, moves the step by ~eps |y| since |H_i| ~ sum_j |delta_ij|.
         """
-        m, d, diff = self.counts, self.d, self.diff
-        d.zero_()
-        for p, diff_p in enumerate(diff):
-            torch.sub(y[:, p, None], y[None, :, p], out=diff_p)  # y_ip - y_jp
-            d.addcmul_(diff_p, diff_p)
-        dinv = d.sqrt_().clamp_min_(self.floor).fill_diagonal_(1.0).reciprocal_()
-        delta = torch.sub(dinv, self.inv_D, out=self.work)
-        delta_sum = delta @ m
-        grad = -torch.stack([torch.mul(diff_p, delta, out=self.tmp) @ m for diff_p in diff], 1)
-        dinv3 = dinv.pow_(3)
-        hess = torch.stack([torch.mul(diff_p, diff_p, out=self.tmp).mul_(dinv3) @ m for diff_p in diff], 1)
-        hess -= delta_sum[:, None]
+        m, yt = self.counts, y.T.contiguous()  # yt (n, M): contiguous coordinates broadcast fast
+        weights_t = torch.cat([m * yt, m[None, :]])  # (n + 1, M): m_j y_jp and m_j
+        grad, hess = torch.empty_like(y), torch.empty_like(y)
+        for rows in self.blocks:
+            b = rows.stop - rows.start
+            d, work, sq = self.d[:b], self.work[:b], self.diff[:, :b]
+            for p, sq_p in enumerate(sq):
+                torch.sub(yt[p, rows, None], yt[p, None, :], out=sq_p).square_()  # (y_ip - y_jp)^2
+            d.copy_(sq[0])
+            for sq_p in sq[1:]:
+                d.add_(sq_p)
+            d.sqrt_().clamp_min_(self.floor).diagonal(offset=rows.start).fill_(1.0)
+            dinv = d.reciprocal_()
+            delta = torch.sub(dinv, self.inv_D[rows], out=work)
+            sums = (weights_t @ delta.T).T  # (b, n + 1): sum_j delta_ij m_j y_jp and sum_j delta_ij m_j
+            grad[rows] = sums[:, :-1] - y[rows] * sums[:, -1:]
+            dinv3 = dinv.pow_(3)
+            for p, sq_p in enumerate(sq):
+                hess[rows, p] = sq_p.mul_(dinv3) @ m
+            hess[rows] -= sums[:, -1:]
         return -grad / hess.abs().clamp_min(torch.finfo(y.dtype).tiny)
 
 
@@ -185,7 +203,8 @@ def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: fl
     D = pairwise_distances(unique)
     scale = float(D.sum() / (len(unique) * (len(unique) - 1)))  # mean distance; the stress is scale-free
     Y0 = _initial_map(init, X, n_components, generator, scale)
-    stress = _Stress(D / scale, counts.double(), n_components, dtype, dev)
+    block_rows = max(1, CPU_BLOCK_ELEMENTS // len(unique)) if dev.type == "cpu" else len(unique)
+    stress = _Stress(D / scale, counts.double(), n_components, dtype, dev, block_rows)
     y = (Y0[first] / scale).to(dev, dtype)
 
     E = stress.raw(y)

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/NN_*.ipynb")
     parser.add_argument("--profile", default="ci", choices=["ci", "full"])
     parser.add_argument("--out", type=Path, default=None, help="folder for executed copies")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     paths = [p.resolve() for p in args.notebooks] or lab_notebooks()
     from labutils.results import build_dir
 

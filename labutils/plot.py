@@ -66,9 +66,7 @@ def image_grid(images, nrow: int = 8, *, ax: plt.Axes | None = None, title: str 
     ax = _axes(ax, (nrow * 0.6, rows * 0.6 + 0.4))
     ax.imshow(canvas, cmap="gray_r", vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_title(title)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
+    ax.set_axis_off()
     return ax
 
 

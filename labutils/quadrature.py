@@ -6,7 +6,8 @@ estimates from samples. Generated samples become a density through :func:`kde` (
 then a Gaussian convolution on the grid); :func:`convolve_gaussian` is also the density of
 ``X + N(0, sigma^2)``, i.e. what a discriminator sees under instance noise.
 
-Conventions: 0 log 0 = 0; KL(p || q) is +inf where q = 0 on p's mass; every function returns nats.
+Conventions: 0 log 0 = 0; KL(p || q) is +inf where q = 0 on p's mass (pass ``log_q`` when that zero is only
+float64 underflow in q's far tails); every function returns nats.
 """
 
 from __future__ import annotations
@@ -165,9 +166,10 @@ def kde(samples: Array, x: Array, bandwidth: float | None = None) -> Array:
     """Gaussian kernel density estimate of 1-D ``samples`` (n,) or (n, 1) on the grid ``x`` (G,) → (G,).
 
     Samples are linearly binned onto the grid (error O(h^2)) and the histogram is convolved with
-    N(0, bandwidth^2) (default: Silverman's rule). Samples beyond the grid are clamped to its ends,
-    and the smoothing mirrors at the ends, so the estimate integrates to 1 (up to O(h / bandwidth)): far-away
-    generated mass stays counted, as mass where the target has none.
+    N(0, bandwidth^2) (default: Silverman's rule, which oversmooths multimodal samples: pass a bandwidth
+    for those). Samples beyond the grid are clamped to its ends and the smoothing mirrors there, so the
+    estimate integrates to 1 (up to O(h / bandwidth)): far-away generated mass stays counted, as mass where
+    the target has none.
     """
     h = spacing(x)
     s = torch.as_tensor(samples, dtype=torch.float64).detach().cpu().flatten()

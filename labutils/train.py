@@ -86,7 +86,7 @@ def _device_of(module: nn.Module) -> torch.device:
 def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]], Loss],
         data: torch.Tensor | Sequence[torch.Tensor], *, epochs: int, batch_size: int = 128, lr: float = 1e-3,
         optimizer: torch.optim.Optimizer | None = None, seed: int = 0, checkpoint: str | Path | None = None,
-        config: Mapping[str, Any] | None = None,
+        checkpoint_every: float = 60.0, config: Mapping[str, Any] | None = None,
         on_epoch: Callable[[int, nn.Module], Any] | None = None, amp: bool = True, progress: bool = True,
         desc: str = "fit") -> History:
     """Minimise ``loss_fn(model, batch)`` over minibatches of ``data`` for ``epochs`` epochs.
@@ -96,6 +96,9 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]
     ``"loss"`` (the other entries are logged as epoch means). Default optimiser: Adam(lr).
     ``on_epoch(epoch, model)`` runs after each epoch (epoch 1..epochs); what it returns, if not None,
     is kept in ``history.snapshots`` and in the checkpoint (tensors, numbers, dicts).
+    The checkpoint is written after the last epoch and after any epoch ending ``checkpoint_every``
+    seconds or more after the previous write (a write costs ~10-40 ms: per epoch it would slow
+    short epochs measurably, see benchmarks/RESULTS.md).
     """
     device = _device_of(model)
     tensors = tuple(t.to(device) for t in ((data,) if isinstance(data, torch.Tensor) else data))
@@ -111,6 +114,7 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]
         hist, start = History(state["history"], state["snapshots"]), state["step"]
         hist.from_cache = start >= epochs
     n_batches = -(-tensors[0].shape[0] // batch_size)
+    last_save = time.perf_counter()
     bar = tqdm(total=epochs * n_batches, initial=start * n_batches, desc=desc, disable=not progress)
     try:
         for epoch in range(start + 1, epochs + 1):
@@ -133,7 +137,8 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]
             bar.set_postfix(loss=f"{row['loss']:.4g}")
             if on_epoch is not None and (snap := on_epoch(epoch, model)) is not None:
                 hist.snapshots.append((epoch, snap))
-            if checkpoint is not None:
+            if checkpoint is not None and (epoch == epochs or time.perf_counter() - last_save >= checkpoint_every):
+                last_save = time.perf_counter()
                 ckpt.save_atomic({"fingerprint": ckpt.fingerprint(desc_), "description": desc_, "step": epoch,
                                   "models": {"model": model.state_dict()}, "optims": {"opt": opt.state_dict()},
                                   "rng": ckpt.rng_state(gen), "history": hist.rows,

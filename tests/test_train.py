@@ -60,6 +60,18 @@ def test_checkpoint_is_a_cache_and_refuses_another_config(tmp_path):
     assert checkpoint.cache_path("vae", {"a": 1}) != checkpoint.cache_path("vae", {"a": 2})
 
 
+def test_checkpoints_are_throttled_by_time_but_the_last_epoch_is_always_saved(tmp_path):
+    path = tmp_path / "run.pt"
+    seen = []
+    train.fit(_model(), _mse, DATA, epochs=4, batch_size=16, checkpoint=path, checkpoint_every=3600,
+              on_epoch=lambda epoch, model: seen.append(path.exists()), progress=False)
+    assert seen == [False] * 4 and torch.load(path, weights_only=True)["step"] == 4
+    seen.clear()
+    train.fit(_model(), _mse, DATA, epochs=4, batch_size=16, checkpoint=tmp_path / "every.pt", checkpoint_every=0,
+              on_epoch=lambda epoch, model: seen.append((tmp_path / "every.pt").exists()), progress=False)
+    assert seen == [False, True, True, True]
+
+
 def test_corrupt_checkpoint_is_not_trusted(tmp_path):
     path = tmp_path / "run.pt"
     path.write_bytes(b"not a checkpoint")
@@ -88,8 +100,8 @@ def test_keyboard_interrupt_returns_history_and_keeps_checkpoint(tmp_path):
             raise KeyboardInterrupt
 
     path = tmp_path / "run.pt"
-    hist = train.fit(_model(), _mse, DATA, epochs=10, batch_size=16, checkpoint=path, on_epoch=stop_at_3,
-                     progress=False)
+    hist = train.fit(_model(), _mse, DATA, epochs=10, batch_size=16, checkpoint=path, checkpoint_every=0,
+                     on_epoch=stop_at_3, progress=False)
     assert hist.interrupted and len(hist) == 3
     assert torch.load(path, weights_only=True)["step"] == 2  # the last checkpoint written before Ctrl-C
 

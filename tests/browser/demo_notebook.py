@@ -1,8 +1,8 @@
 """A small widget notebook to check the browser test itself (``run_browser_test.py --demo VARIANT``).
 
 Variants, and what the browser test must say about each:
-- ``ok``: a tqdm.auto bar and an ``interact`` latent explorer (sliders "z1", "z2") drawing a Gaussian blob at
-  (z1, z2): passes.
+- ``ok``: two tqdm.auto bars (one closes when done, ``leave=False``) and an ``interact`` latent explorer
+  (sliders "z1", "z2") drawing a Gaussian blob at (z1, z2): passes.
 - ``error``: as ``ok`` plus a cell that raises: fails ("output(s) show an error").
 - ``frozen``: the slider's image ignores the slider: fails ("the image to change").
 - ``no-progress``: no tqdm bar: fails ("no tqdm progress bar").
@@ -22,6 +22,8 @@ import time
 from tqdm.auto import tqdm
 
 for _ in tqdm(range(20), desc="training"):
+    time.sleep(0.02)
+for _ in tqdm(range(20), desc="closed when done", leave=False):  # gone after the run: counted while shown
     time.sleep(0.02)"""
 
 EXPLORER = """\

@@ -19,8 +19,22 @@ class BrowserCheckFailed(AssertionError):
     """What the student would see is wrong: an error in a cell, a widget not rendered, an image not updating."""
 
 
+PROGRESS_BAR = ".jp-OutputArea-output :is(.widget-hprogress, .widget-vprogress, .widget-progress) .progress-bar"
+
+# Counts every progress-bar widget that ever appears, also those closed when done (tqdm's leave=False).
+COUNT_PROGRESS_BARS_JS = r"""(selector) => {
+  window.genlabsBarsSeen = 0;
+  const mark = () => {
+    for (const bar of document.querySelectorAll(selector)) {
+      if (!bar.dataset.genlabsSeen) { bar.dataset.genlabsSeen = '1'; window.genlabsBarsSeen += 1; }
+    }
+  };
+  new MutationObserver(mark).observe(document.body, {childList: true, subtree: true});
+  mark();
+}"""
+
 # One look at the open notebook: code-cell prompts, kernel status, errors shown, progress bars, dialogs.
-NOTEBOOK_STATE_JS = r"""() => {
+NOTEBOOK_STATE_JS = r"""(progressBar) => {
   const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell')];
   const errors = [];
   cells.forEach((cell, i) => {
@@ -37,12 +51,11 @@ NOTEBOOK_STATE_JS = r"""() => {
   const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
     .map(p => p.textContent.trim());
   const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
-  const bars = document.querySelectorAll(
-    '.jp-OutputArea-output :is(.widget-hprogress, .widget-vprogress, .widget-progress) .progress-bar');
+  const bars = document.querySelectorAll(progressBar);
   const dialog = document.querySelector('.jp-Dialog');
   const kernel = document.querySelector('.jp-NotebookPanel-toolbar :is(.jp-KernelName, .jp-Toolbar-kernelName)');
   return {prompts, status: indicator ? indicator.dataset.status : null, kernel: kernel ? kernel.textContent.trim() : '',
-          errors, progress_bars: bars.length,
+          errors, progress_bars: bars.length, progress_bars_seen: window.genlabsBarsSeen || 0,
           n_cells: cells.length, dialog: dialog ? dialog.textContent.slice(0, 500) : null};
 }"""
 
@@ -69,7 +82,8 @@ class NotebookState:
     status: str | None
     kernel: str
     errors: list[dict[str, object]]
-    progress_bars: int
+    progress_bars: int  # shown now
+    progress_bars_seen: int  # shown at any time since the notebook opened
     n_cells: int
     dialog: str | None
 
@@ -80,7 +94,7 @@ class NotebookState:
 
 
 def notebook_state(page: Page) -> NotebookState:
-    return NotebookState(**page.evaluate(NOTEBOOK_STATE_JS))
+    return NotebookState(**page.evaluate(NOTEBOOK_STATE_JS, PROGRESS_BAR))
 
 
 def fail_on_errors(state: NotebookState, when: str) -> None:
@@ -114,6 +128,7 @@ def open_notebook(page: Page, url: str, timeout_s: float = 120.0) -> None:
         return idle_polls[-2:] == [True, True]
 
     _wait(kernel_idle, timeout_s, "the notebook's kernel to start and be idle")
+    page.evaluate(COUNT_PROGRESS_BARS_JS, PROGRESS_BAR)
 
 
 def run_all_cells(page: Page, timeout_s: float, report_every_s: float = 60.0) -> NotebookState:
