@@ -11,7 +11,7 @@ NB     ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: setup run test test-unit test-notebooks nbval lint lab refs strip student grade test-browser benchmarks clean
+.PHONY: setup run test test-slow test-unit test-notebooks nbval lint lab refs strip student grade test-browser benchmarks clean
 
 setup: $(STAMP)
 
@@ -25,10 +25,13 @@ run: $(STAMP)  ## execute every lab headless into build/notebooks (PROFILE=ci|fu
 	$(PY) -m labutils.notebooks run --profile $(PROFILE) $(NB)
 
 test: $(STAMP)  ## unit tests + every notebook in its CI profile + checked outputs
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)  ## the long tests left out of `make test` (each lab graded as a submission)
+	$(PY) -m pytest -q -m slow
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -q -m "not notebook"
+	$(PY) -m pytest -q -m "not notebook and not slow"
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest -q -m notebook

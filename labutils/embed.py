@@ -7,8 +7,11 @@ d_ij, is
 
 :func:`sammon` minimises it with Sammon's pseudo-Newton step (the gradient divided by the absolute
 diagonal of the Hessian) and, as in the widely used MATLAB/NumPy versions, halves the step until the
-stress falls. Every iteration is a handful of whole-matrix operations, done in blocks of rows on the
-CPU (memory: 3 N x N matrices of the working dtype, plus small work buffers).
+stress falls. One guard is added: where the diagonal Hessian is nearly 0 the classic step explodes
+(and 20 halvings cannot tame it), so a coordinate never moves more than the mean input distance in
+one iteration; typical steps are ten times smaller, so the guard rarely binds. Every iteration is
+a handful of whole-matrix operations, done in blocks of rows on the CPU (memory: 3 N x N matrices
+of the working dtype, plus small work buffers).
 
 Duplicate points. A pair with d*_ij = 0 and d_ij > 0 has infinite stress, so identical input rows
 must share one map position; their own 0/0 term counts as 0. :func:`sammon` therefore embeds each
@@ -28,6 +31,7 @@ from tqdm.auto import tqdm
 from labutils.device import pick_device
 
 STOP_REASONS = ("tolerance", "max_iter", "no_descent", "zero_stress")
+MAX_STEP = 1.0  # largest move of a coordinate per iteration, in units of the mean input distance
 CPU_BLOCK_ELEMENTS = 2**18  # pairs per block on the CPU: keeps the work buffers in the cache (benchmarks/sammon.py)
 
 
@@ -173,7 +177,8 @@ class _Stress:
             for p, sq_p in enumerate(sq):
                 hess[rows, p] = sq_p.mul_(dinv3) @ m
             hess[rows] -= sums[:, -1:]
-        return -grad / hess.abs().clamp_min(torch.finfo(y.dtype).tiny)
+        step = -grad / hess.abs().clamp_min(torch.finfo(y.dtype).tiny)
+        return step.clamp_(-MAX_STEP, MAX_STEP)
 
 
 def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: float = 1e-9,

@@ -23,3 +23,8 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the notebooks' CI executions before the tests that reuse their cached trainings."""
+    items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/test_notebooks.py::test_notebook_runs") else 1)

@@ -27,6 +27,6 @@ def slow_epoch(epoch, model):
     time.sleep(pause)
 
 
-train.fit(model, noisy_loss, x, epochs=8, batch_size=32, seed=1, checkpoint=ckpt, checkpoint_every=0, on_epoch=slow_epoch,
-          config={"run": "kill-test"}, progress=False)
+train.fit(model, noisy_loss, x, epochs=8, batch_size=32, seed=1, checkpoint=ckpt, checkpoint_every=0,
+          on_epoch=slow_epoch, config={"run": "kill-test"}, progress=False)
 torch.save(model.state_dict(), out)
