@@ -5,7 +5,8 @@ pieces of Nowozin, Cseke and Tomioka (2016, "f-GAN", Table 6): the generator ``f
 ``f*(t) = sup_u (t u - f(u))`` (+inf outside its domain), and the output activation ``g_f`` that maps a
 critic's raw output v into that domain, so that E_P[g_f(V)] - E_Q[f*(g_f(V))] <= D_f(P || Q) for any V.
 Jensen-Shannon is kept at its usual scale (<= log 2); Table 6 lists the generator of twice it. Jeffrey
-(KL + reverse KL) gets its conjugate through the Lambert W function, solved by Newton's method.
+(KL + reverse KL), not in Table 6, gets its conjugate through the Lambert W function (Newton's method) and
+the activation g_f(v) = f'(e^v), for which the optimal raw output is log p/q and f*(g_f(v)) = e^v + v - 1.
 
 Exact values come from quadrature on a uniform grid, computed from log-densities so that density
 ratios of 1e300 or 1e-300 in the tails never overflow.

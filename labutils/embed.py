@@ -10,8 +10,8 @@ diagonal of the Hessian) and, as in the widely used MATLAB/NumPy versions, halve
 stress falls. One guard is added: where the diagonal Hessian is nearly 0 the classic step explodes
 (and 20 halvings cannot tame it), so a coordinate never moves more than the mean input distance in
 one iteration; typical steps are ten times smaller, so the guard rarely binds. Every iteration is
-a handful of whole-matrix operations, done in blocks of rows on the CPU (memory: 3 N x N matrices
-of the working dtype, plus small work buffers).
+a handful of whole-matrix operations, done in blocks of rows on the CPU (memory: one N x N matrix
+of the working dtype, plus work buffers).
 
 Duplicate points. A pair with d*_ij = 0 and d_ij > 0 has infinite stress, so identical input rows
 must share one map position; their own 0/0 term counts as 0. :func:`sammon` therefore embeds each
@@ -112,8 +112,9 @@ def _initial_map(init, X: torch.Tensor, n_components: int, generator: torch.Gene
 class _Stress:
     """Sammon's stress and pseudo-Newton step of a map y (M, n) of M distinct points with multiplicities m.
 
-    Holds, in the working dtype on the device, D* scaled to unit mean (weighted square roots for the
-    stress, 1/D* for the gradient). Both computations go through blocks of ``block_rows`` rows, so
+    Holds one (M, M) matrix in the working dtype on the device, sqrt(m_i m_j D*_ij) with D* scaled to
+    unit mean; 1/D* and sqrt(m_i m_j / D*) are recomputed from it block by block, which is cheaper
+    than reading them from memory. Both computations go through blocks of ``block_rows`` rows, so
     their temporaries, (block_rows, M) buffers, stay in the CPU's cache: only D* streams from memory.
     The stress of a trial map takes its distances from one matrix product (|y_i|^2 + |y_j|^2 -
     2 y_i.y_j), whose rounding (~eps |y|^2) moves the stress by ~eps relative; the step takes them
@@ -124,16 +125,24 @@ class _Stress:
                  device: torch.device, block_rows: int):
         weight = counts[:, None] * counts[None, :]  # m_i m_j: pair multiplicity
         D = D.clone().fill_diagonal_(1.0)  # diagonal terms vanish: d_ii := 1 = D_ii
-        self.sqrt_wD = (weight * D).sqrt().to(device, dtype)
-        self.sqrt_w_over_D = (weight / D).sqrt().to(device, dtype)
-        self.inv_D = (1.0 / D).to(device, dtype)
+        self.sqrt_wD = (weight * D).sqrt().to(device, dtype)  # the only stored (M, M) matrix
         self.counts = counts.to(device, dtype)
+        self.weighted = bool((counts > 1).any())
         self.norm = float((weight * D).sum() - (counts**2).sum())  # sum over ordered pairs i != j of m_i m_j D*
         self.floor = torch.finfo(dtype).eps ** 0.5  # map distances below it are raised to it
         M = len(D)
         self.blocks = [slice(i, min(i + block_rows, M)) for i in range(0, M, block_rows)]
         self.d, self.work = (torch.empty((min(block_rows, M), M), dtype=dtype, device=device) for _ in range(2))
         self.diff = torch.empty((n_components, *self.d.shape), dtype=dtype, device=device)
+
+    def _weighted_inverse(self, rows: slice, power: int, out: torch.Tensor) -> torch.Tensor:
+        """m_i m_j / sqrt(m_i m_j D*_ij)^power for the block of rows: sqrt(w/D*) (power 1), 1/D* (power 2)."""
+        torch.reciprocal(self.sqrt_wD[rows], out=out)
+        if power == 2:
+            out.square_()
+        if self.weighted:
+            out.mul_(self.counts[rows, None]).mul_(self.counts[None, :])
+        return out
 
     def raw(self, y: torch.Tensor) -> float:
         """Unnormalised stress sum_{i != j} m_i m_j (D*_ij - d_ij)^2 / D*_ij of the map y (M, n)."""
@@ -145,7 +154,8 @@ class _Stress:
             d, work = self.d[: rows.stop - rows.start], self.work[: rows.stop - rows.start]
             torch.matmul(left[rows], right, out=d)
             d.clamp_min_(self.floor**2).sqrt_().diagonal(offset=rows.start).fill_(1.0)
-            torch.addcmul(self.sqrt_wD[rows], d, self.sqrt_w_over_D[rows], value=-1.0, out=work)
+            sqrt_w_over_D = self._weighted_inverse(rows, 1, out=work)
+            torch.addcmul(self.sqrt_wD[rows], d, sqrt_w_over_D, value=-1.0, out=work)  # sqrt(w/D*) (D* - d)
             total += work.square_().sum()
         return float(total)
 
@@ -170,7 +180,7 @@ class _Stress:
                 d.add_(sq_p)
             d.sqrt_().clamp_min_(self.floor).diagonal(offset=rows.start).fill_(1.0)
             dinv = d.reciprocal_()
-            delta = torch.sub(dinv, self.inv_D[rows], out=work)
+            delta = torch.sub(dinv, self._weighted_inverse(rows, 2, out=work), out=work)
             sums = (weights_t @ delta.T).T  # (b, n + 1): sum_j delta_ij m_j y_jp and sum_j delta_ij m_j
             grad[rows] = sums[:, :-1] - y[rows] * sums[:, -1:]
             dinv3 = dinv.pow_(3)

@@ -94,14 +94,16 @@ class NotebookState:
 
 
 def notebook_state(page: Page) -> NotebookState:
+    """What the open notebook shows right now (one DOM read)."""
     return NotebookState(**page.evaluate(NOTEBOOK_STATE_JS, PROGRESS_BAR))
 
 
 def fail_on_errors(state: NotebookState, when: str) -> None:
+    """Raise :class:`BrowserCheckFailed` with the first error shown, if any; ``when`` says at which step."""
     if state.errors:
         first = state.errors[0]
         raise BrowserCheckFailed(f"{when}: {len(state.errors)} output(s) show an error; first, in cell "
-                                 f"{first['cell']}:\n{first['text']}")
+                                 f"{first['cell']} (counting from 0, Markdown cells included):\n{first['text']}")
 
 
 def _wait(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.5) -> None:
@@ -117,7 +119,7 @@ def open_notebook(page: Page, url: str, timeout_s: float = 120.0) -> None:
     page.goto(url, timeout=timeout_s * 1000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=timeout_s * 1000)
 
-    idle_polls = []
+    idle_polls: list[bool] = []
 
     def kernel_idle() -> bool:
         # before its kernel starts the notebook also reads 'idle', with kernel name '' or 'No Kernel'

@@ -109,8 +109,9 @@ def check_notebook(page: Page, lab_url: str, args: argparse.Namespace, stem: str
     before = lp.images_near(slider)
     if not before:
         raise lp.BrowserCheckFailed(f"the slider {args.slider!r} rendered, but no output image is shown with it")
-    cell = slider.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' jp-Cell ')][1]")
-    cell.screenshot(path=str(shots / f"{stem}-slider-before.png"))
+    # what the student looks at: the cell's outputs (the slider and its picture), not its code
+    outputs = slider.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' jp-Cell-outputWrapper ')][1]")
+    outputs.screenshot(path=str(shots / f"{stem}-slider-before.png"))
     images = lp.image_locators(page, slider)
     pixels_before = [images.nth(i).screenshot() for i in range(len(before))]
     old_value, new_value = lp.move_slider(page, slider, args.steps)
@@ -120,7 +121,7 @@ def check_notebook(page: Page, lab_url: str, args: argparse.Namespace, stem: str
     timings["move slider, image updated"] = time.monotonic() - t0
     (shots / f"{stem}-image-before.png").write_bytes(pixels_before[changed])
     (shots / f"{stem}-image-after.png").write_bytes(pixels_after)
-    cell.screenshot(path=str(shots / f"{stem}-slider-after.png"))
+    outputs.screenshot(path=str(shots / f"{stem}-slider-after.png"))
     if pixels_after == pixels_before[changed]:
         raise lp.BrowserCheckFailed(f"slider {args.slider!r} {old_value} -> {new_value}: the image data changed but "
                                     "the picture on screen looks the same")
