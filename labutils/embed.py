@@ -32,7 +32,7 @@ from labutils.device import pick_device
 
 STOP_REASONS = ("tolerance", "max_iter", "no_descent", "zero_stress")
 MAX_STEP = 1.0  # largest move of a coordinate per iteration, in units of the mean input distance
-CPU_BLOCK_ELEMENTS = 2**18  # pairs per block on the CPU: keeps the work buffers in the cache (benchmarks/sammon.py)
+CPU_BLOCK_ELEMENTS = 2**18  # pairs per block on the CPU: 1 MiB float32 buffers stay in the cache (measured)
 
 
 @dataclass
@@ -114,15 +114,15 @@ class _Stress:
 
     Holds one (M, M) matrix in the working dtype on the device, sqrt(m_i m_j D*_ij) with D* scaled to
     unit mean; 1/D* and sqrt(m_i m_j / D*) are recomputed from it block by block, which is cheaper
-    than reading them from memory. Both computations go through blocks of ``block_rows`` rows, so
-    their temporaries, (block_rows, M) buffers, stay in the CPU's cache: only D* streams from memory.
+    than reading them from memory. The stress is symmetric, so only pairs j >= i are visited, in blocks
+    of rows of about ``block_elements`` pairs each: on the CPU their temporaries stay in the cache.
     The stress of a trial map takes its distances from one matrix product (|y_i|^2 + |y_j|^2 -
     2 y_i.y_j), whose rounding (~eps |y|^2) moves the stress by ~eps relative; the step takes them
     from coordinate differences, accurate for close pairs, whose 1/d^3 weights dominate the Hessian.
     """
 
     def __init__(self, D: torch.Tensor, counts: torch.Tensor, n_components: int, dtype: torch.dtype,
-                 device: torch.device, block_rows: int):
+                 device: torch.device, block_elements: int):
         weight = counts[:, None] * counts[None, :]  # m_i m_j: pair multiplicity
         D = D.clone().fill_diagonal_(1.0)  # diagonal terms vanish: d_ii := 1 = D_ii
         self.sqrt_wD = (weight * D).sqrt().to(device, dtype)  # the only stored (M, M) matrix
@@ -130,33 +130,47 @@ class _Stress:
         self.weighted = bool((counts > 1).any())
         self.norm = float((weight * D).sum() - (counts**2).sum())  # sum over ordered pairs i != j of m_i m_j D*
         self.floor = torch.finfo(dtype).eps ** 0.5  # map distances below it are raised to it
-        M = len(D)
-        self.blocks = [slice(i, min(i + block_rows, M)) for i in range(0, M, block_rows)]
-        self.d, self.work = (torch.empty((min(block_rows, M), M), dtype=dtype, device=device) for _ in range(2))
-        self.diff = torch.empty((n_components, *self.d.shape), dtype=dtype, device=device)
+        M, start, self.blocks = len(D), 0, []
+        while start < M:  # blocks of rows whose trapezoid (rows x columns >= first row) holds ~block_elements
+            stop = min(M, start + max(1, block_elements // (M - start)))
+            self.blocks.append(slice(start, stop))
+            start = stop
+        size = max(min(block_elements, M * M), M)
+        self.d_buf, self.work_buf = (torch.empty(size, dtype=dtype, device=device) for _ in range(2))
+        self.sq_buf = torch.empty(n_components * size, dtype=dtype, device=device)
 
-    def _weighted_inverse(self, rows: slice, power: int, out: torch.Tensor) -> torch.Tensor:
-        """m_i m_j / sqrt(m_i m_j D*_ij)^power for the block of rows: sqrt(w/D*) (power 1), 1/D* (power 2)."""
-        torch.reciprocal(self.sqrt_wD[rows], out=out)
+    def _block(self, rows: slice) -> tuple[slice, torch.Tensor, torch.Tensor]:
+        """The columns j >= first row of the block, and (rows, columns) views of the two work buffers."""
+        b, c = rows.stop - rows.start, self.sqrt_wD.shape[1] - rows.start
+        return slice(rows.start, None), self.d_buf[: b * c].view(b, c), self.work_buf[: b * c].view(b, c)
+
+    def _weighted_inverse(self, rows: slice, cols: slice, power: int, out: torch.Tensor) -> torch.Tensor:
+        """m_i m_j / sqrt(m_i m_j D*_ij)^power on the block: sqrt(w/D*) for power 1, 1/D* for power 2."""
+        torch.reciprocal(self.sqrt_wD[rows, cols], out=out)
         if power == 2:
             out.square_()
         if self.weighted:
-            out.mul_(self.counts[rows, None]).mul_(self.counts[None, :])
+            out.mul_(self.counts[rows, None]).mul_(self.counts[None, cols])
         return out
 
     def raw(self, y: torch.Tensor) -> float:
-        """Unnormalised stress sum_{i != j} m_i m_j (D*_ij - d_ij)^2 / D*_ij of the map y (M, n)."""
+        """Unnormalised stress sum_{i != j} m_i m_j (D*_ij - d_ij)^2 / D*_ij of the map y (M, n).
+
+        Each block of rows I meets the columns j >= min I: its square part I x I holds both orders
+        of its pairs, the rest each pair once, so that part counts twice.
+        """
         sq = (y * y).sum(dim=1, keepdim=True)
         ones = torch.ones_like(sq)
         left, right = torch.cat([-2.0 * y, sq, ones], 1), torch.cat([y, ones, sq], 1).T
         total = torch.zeros((), dtype=torch.float64, device=y.device)
         for rows in self.blocks:
-            d, work = self.d[: rows.stop - rows.start], self.work[: rows.stop - rows.start]
-            torch.matmul(left[rows], right, out=d)
-            d.clamp_min_(self.floor**2).sqrt_().diagonal(offset=rows.start).fill_(1.0)
-            sqrt_w_over_D = self._weighted_inverse(rows, 1, out=work)
-            torch.addcmul(self.sqrt_wD[rows], d, sqrt_w_over_D, value=-1.0, out=work)  # sqrt(w/D*) (D* - d)
-            total += work.square_().sum()
+            cols, d, work = self._block(rows)
+            torch.matmul(left[rows], right[:, cols], out=d)
+            d.clamp_min_(self.floor**2).sqrt_().diagonal().fill_(1.0)
+            sqrt_w_over_D = self._weighted_inverse(rows, cols, 1, out=work)
+            torch.addcmul(self.sqrt_wD[rows, cols], d, sqrt_w_over_D, value=-1.0, out=work)  # sqrt(w/D*) (D* - d)
+            work.square_()
+            total += 2.0 * work.sum() - work[:, : rows.stop - rows.start].sum()
         return float(total)
 
     def newton_step(self, y: torch.Tensor) -> torch.Tensor:
@@ -166,27 +180,34 @@ class _Stress:
         H_ip = sum_j m_j [(y_ip - y_jp)^2 / d_ij^3 - delta_ij], a quarter of the true derivatives
         (the factor cancels in the step). g is summed as delta (m y) - y (delta m): its rounding,
         ~eps sum_j |delta_ij| |y_j|, moves the step by ~eps |y| since |H_i| ~ sum_j |delta_ij|.
+        Blocks as in ``raw``: a pair outside the square part adds to the sums of both its rows.
         """
+        n = y.shape[1]
         m, yt = self.counts, y.T.contiguous()  # yt (n, M): contiguous coordinates broadcast fast
         weights_t = torch.cat([m * yt, m[None, :]])  # (n + 1, M): m_j y_jp and m_j
-        grad, hess = torch.empty_like(y), torch.empty_like(y)
+        sums = torch.zeros_like(weights_t)  # (n + 1, M): sum_j delta_ij m_j y_jp and sum_j delta_ij m_j
+        curvature = torch.zeros_like(y)  # sum_j m_j (y_ip - y_jp)^2 / d_ij^3
         for rows in self.blocks:
-            b = rows.stop - rows.start
-            d, work, sq = self.d[:b], self.work[:b], self.diff[:, :b]
+            cols, d, work = self._block(rows)
+            b, rest = rows.stop - rows.start, slice(rows.stop, None)
+            sq = self.sq_buf[: n * d.numel()].view(n, *d.shape)
             for p, sq_p in enumerate(sq):
-                torch.sub(yt[p, rows, None], yt[p, None, :], out=sq_p).square_()  # (y_ip - y_jp)^2
+                torch.sub(yt[p, rows, None], yt[p, None, cols], out=sq_p).square_()  # (y_ip - y_jp)^2
             d.copy_(sq[0])
             for sq_p in sq[1:]:
                 d.add_(sq_p)
-            d.sqrt_().clamp_min_(self.floor).diagonal(offset=rows.start).fill_(1.0)
+            d.sqrt_().clamp_min_(self.floor).diagonal().fill_(1.0)
             dinv = d.reciprocal_()
-            delta = torch.sub(dinv, self._weighted_inverse(rows, 2, out=work), out=work)
-            sums = (weights_t @ delta.T).T  # (b, n + 1): sum_j delta_ij m_j y_jp and sum_j delta_ij m_j
-            grad[rows] = sums[:, :-1] - y[rows] * sums[:, -1:]
+            delta = torch.sub(dinv, self._weighted_inverse(rows, cols, 2, out=work), out=work)
+            sums[:, rows] += weights_t[:, cols] @ delta.T  # (row vector) @ matrix: the fast BLAS layout
+            sums[:, rest] += weights_t[:, rows] @ delta[:, b:]
             dinv3 = dinv.pow_(3)
             for p, sq_p in enumerate(sq):
-                hess[rows, p] = sq_p.mul_(dinv3) @ m
-            hess[rows] -= sums[:, -1:]
+                sq_p.mul_(dinv3)
+                curvature[rows, p] += sq_p @ m[cols]
+                curvature[rest, p] += m[rows] @ sq_p[:, b:]
+        grad = (sums[:n] - yt * sums[n:]).T
+        hess = curvature - sums[n:].T
         step = -grad / hess.abs().clamp_min(torch.finfo(y.dtype).tiny)
         return step.clamp_(-MAX_STEP, MAX_STEP)
 
@@ -218,8 +239,8 @@ def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: fl
     D = pairwise_distances(unique)
     scale = float(D.sum() / (len(unique) * (len(unique) - 1)))  # mean distance; the stress is scale-free
     Y0 = _initial_map(init, X, n_components, generator, scale)
-    block_rows = max(1, CPU_BLOCK_ELEMENTS // len(unique)) if dev.type == "cpu" else len(unique)
-    stress = _Stress(D / scale, counts.double(), n_components, dtype, dev, block_rows)
+    block_elements = CPU_BLOCK_ELEMENTS if dev.type == "cpu" else len(unique) ** 2
+    stress = _Stress(D / scale, counts.double(), n_components, dtype, dev, block_elements)
     y = (Y0[first] / scale).to(dev, dtype)
 
     E = stress.raw(y)
