@@ -60,6 +60,9 @@ grade: $(STAMP)  ## grade a batch: make grade SUB=submissions/ [OUT=build/gradin
 	@test -n "$(SUB)" || (echo "usage: make grade SUB=submissions/ [OUT=build/grading]"; exit 2)
 	$(PY) -m labutils.grade grade $(SUB) --out $(OUT)
 
+test-browser: $(STAMP)  ## a lab in JupyterLab in headless Chromium: runs, widgets render, slider redraws (NB=, SLIDER=)
+	$(PY) tests/browser/run_browser_test.py $(NB) $(if $(SLIDER),--slider "$(SLIDER)")
+
 benchmarks: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 

@@ -46,7 +46,7 @@ def mode_stats(samples: Any, centers: Any, std: float, *, min_share: float | Non
     """Mode coverage and sample quality of ``samples`` against a mixture's ``centers``.
 
     samples: (N, d) generated points; centers: (K, d) mode centres, in the same units; std: the
-    mixture components' standard deviation (one number, > 0); min_share: fraction of the
+    mixture components' standard deviation (one number > 0: a float, or a 0-d tensor); min_share: fraction of the
     high-quality samples a mode needs for the strict count (default ``1 / (4K)``).
 
     Returns a dict:
@@ -58,7 +58,7 @@ def mode_stats(samples: Any, centers: Any, std: float, *, min_share: float | Non
       ``missed`` indices of the modes with no high-quality sample;
       ``kl_uniform`` KL(p || uniform) of the high-quality mode histogram, in nats (module docstring).
     """
-    x, c = _as_float64(samples, "samples"), _as_float64(centers, "centers")
+    x, c, std_in = _as_float64(samples, "samples"), _as_float64(centers, "centers"), std
     if c.ndim != 2 or c.shape[0] < 1:
         raise ValueError(f"centers must have shape (K, d) with K >= 1, got {tuple(c.shape)}")
     if x.ndim != 2 or x.shape[1] != c.shape[1]:
@@ -69,8 +69,12 @@ def mode_stats(samples: Any, centers: Any, std: float, *, min_share: float | Non
         bad = int((~torch.isfinite(x).all(dim=1)).sum())
         raise ValueError(f"{bad} of {x.shape[0]} samples are NaN or infinite: the generator diverged, "
                          "check its training before measuring modes")
-    if not (isinstance(std, (int, float)) and math.isfinite(std) and std > 0):
-        raise ValueError(f"std must be a positive number (the components' standard deviation), got {std!r}")
+    try:  # a float, or a 0-d tensor / NumPy scalar such as toy.ring().stds[0]; not a string
+        std = math.nan if isinstance(std, (str, bytes)) else float(std)
+    except (TypeError, ValueError, RuntimeError):
+        std = math.nan
+    if not (math.isfinite(std) and std > 0):
+        raise ValueError(f"std must be one positive number (the components' standard deviation), got {std_in!r}")
     k = c.shape[0]
     share = 1.0 / (4 * k) if min_share is None else min_share
     if not 0.0 <= share <= 1.0:

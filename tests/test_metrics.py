@@ -98,6 +98,7 @@ def test_numpy_input_and_the_grid():
     s_torch = metrics.mode_stats(x, grid.centers, float(grid.stds[0]))
     s_numpy = metrics.mode_stats(x.numpy(), grid.centers.numpy(), float(grid.stds[0]))
     assert s_torch == s_numpy and s_torch["modes"] == grid.n_modes == 25
+    assert metrics.mode_stats(x, grid.centers, grid.stds[0]) == s_torch  # a 0-d tensor std works too
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -107,9 +108,10 @@ def test_numpy_input_and_the_grid():
     (dict(samples=torch.tensor([[0.0, float("nan")], [1.0, 1.0]])), "1 of 2 samples are NaN or infinite"),
     (dict(samples="abc"), "samples must be a numeric array"),
     (dict(centers=torch.zeros(8)), r"centers must have shape \(K, d\)"),
-    (dict(std=0.0), "std must be a positive number"),
-    (dict(std=float("nan")), "std must be a positive number"),
-    (dict(std=np.ones(2)), "std must be a positive number"),
+    (dict(std=0.0), "std must be one positive number"),
+    (dict(std=float("nan")), "std must be one positive number"),
+    (dict(std=np.ones(2)), "std must be one positive number"),
+    (dict(std="0.02"), "std must be one positive number"),
     (dict(min_share=1.5), r"min_share must be a fraction in \[0, 1\]"),
 ])
 def test_bad_input_is_a_clear_error(kwargs, message):
