@@ -15,6 +15,7 @@ multi-threaded process the two settings cannot be alternated cleanly.
 
     .venv/bin/python benchmarks/denormals.py                       # flush vs no flush, 2,000 steps each
     .venv/bin/python benchmarks/denormals.py --compare threads     # 1 vs 2 threads
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/denormals.py --compare threads   # idle threads sleep
     .venv/bin/python benchmarks/denormals.py --check-threads       # does the flag reach worker threads?
 """
 

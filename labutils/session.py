@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import torch
+
 from labutils import device as _device
 from labutils import plot, profiles, results
 
@@ -18,12 +20,21 @@ def start(
     full: Mapping[str, Any] | None = None,
     device: str | None = None,
     deterministic: bool = False,
+    threads: int | None = None,
 ) -> profiles.Config:
     """Resolve the profile, seed everything, pick the device, set the plot style, print the report.
 
     Returns the profile's parameters as a :class:`~labutils.profiles.Config` with ``profile``,
     ``seed``, ``device`` and ``generator`` (a seeded CPU ``torch.Generator``) added.
+
+    ``threads`` sets torch's CPU threads (``None`` keeps torch's default, one per core). Networks of a
+    few thousand weights run fastest on one thread: their operations are too small to split, and threads
+    that wait for each other only cost time, most of all on a shared machine.
     """
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads={threads}: give a positive number of CPU threads, or None for torch's default")
+        torch.set_num_threads(threads)
     results.set_notebook(notebook)
     cfg = profiles.resolve(profile, ci=ci or {}, full=full or {})
     cfg.seed = seed

@@ -77,6 +77,17 @@ def test_start_sets_everything(build, monkeypatch, capsys):
         results.record("bad", object())
 
 
+def test_start_threads(build, monkeypatch, capsys):
+    """threads= reaches torch (the autouse fixture restores the count afterwards); 0 is refused."""
+    monkeypatch.setenv("GENLABS_DEVICE", "cpu")
+    torch.set_num_threads(2)
+    labutils.start("99_test", "ci", threads=1)
+    assert torch.get_num_threads() == 1
+    assert "threads 1" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="threads=0: give a positive number"):
+        labutils.start("99_test", "ci", threads=0)
+
+
 def test_results_rejects_path_tricks():
     with pytest.raises(ValueError, match="plain file stem"):
         results.set_notebook("../evil")

@@ -153,6 +153,44 @@ def test_bad_init_and_options_get_clear_errors():
         embed.sammon(X, n_components=0, device="cpu")
 
 
+def test_compiled_and_eager_kernels_agree():
+    """The fused (torch.compile) kernels compute the same sums as the eager ones, in another order."""
+    X, _ = blobs()
+    X = torch.cat([X, X[:7]])  # duplicates: the weighted kernels too
+    unique, counts = torch.unique(X, dim=0, return_counts=True)
+    D = embed.pairwise_distances(unique)
+    D /= D.mean()
+    kernels = [embed._Stress(D, counts.double(), torch.float64, torch.device("cpu"), compiled=c) for c in (False, True)]
+    M = len(unique)
+    # Two float64 sums of the same M terms in different orders differ by at most 2 M eps sum |terms|:
+    # relative to the value for the stress (positive terms); for the step, whose gradient sums signed
+    # terms, that bound is taken relative to the largest step (sum |terms| / |H| ~ its size here).
+    tol = 2 * M * EPS64
+    random_map = torch.randn(M, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    for y in (embed.pca_init(unique, 2), random_map):
+        stress = [k.raw(y) for k in kernels]
+        assert stress[1] == pytest.approx(stress[0], rel=tol, abs=0)
+        eager, fused = (k.newton_step(y) for k in kernels)
+        torch.testing.assert_close(fused, eager, rtol=tol, atol=tol * float(eager.abs().max()))
+    assert kernels[1].compiled  # ... and the compiled kernel really ran, with no fall-back
+    # whole runs agree too, though step halving amplifies the rounding differences over the iterations
+    runs = [embed.sammon(X, max_iter=10, dtype=torch.float64, device="cpu", compiled=c) for c in (False, True)]
+    assert runs[1].stress_history[-1] == pytest.approx(runs[0].stress_history[-1], rel=1e-6)
+
+
+def test_compile_failure_falls_back_with_a_warning(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("no C++ compiler found\nmore detail")
+
+    monkeypatch.setitem(embed._compiled, "step", broken)
+    monkeypatch.setitem(embed._compiled, "stress", broken)
+    X, _ = blobs()
+    with pytest.warns(RuntimeWarning, match="torch.compile failed \\(RuntimeError: no C\\+\\+ compiler found\\)"):
+        res = embed.sammon(X, max_iter=5, dtype=torch.float64, device="cpu", compiled=True)
+    eager = embed.sammon(X, max_iter=5, dtype=torch.float64, device="cpu", compiled=False)
+    assert res.stress_history == eager.stress_history
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cpu_and_cuda_give_the_same_map():
     X, _ = blobs()
