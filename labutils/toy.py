@@ -84,5 +84,5 @@ def mixture_1d(weights: Sequence[float], means: Sequence[float], stds: Sequence[
     if not len(weights) == len(means) == len(stds):
         raise ValueError(f"weights, means and stds must have one entry per component, got "
                          f"{len(weights)}, {len(means)}, {len(stds)}")
-    return GaussianMixture(torch.tensor(means, dtype=torch.float64)[:, None], torch.tensor(stds),
+    return GaussianMixture(torch.tensor(means, dtype=torch.float64)[:, None], torch.tensor(stds, dtype=torch.float64),
                            torch.tensor(weights, dtype=torch.float64))
