@@ -10,6 +10,9 @@ PROFILE ?= ci
 NB     ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED := 0
+# Idle OpenMP threads sleep instead of spinning: with one core busy elsewhere, 02's CI run took 581 s
+# with spinning threads and 28 s with this (benchmarks/RESULTS.md, OpenMP wait policy).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup run test test-slow test-unit test-notebooks nbval lint lab refs strip student grade test-browser benchmarks clean
 

@@ -63,12 +63,15 @@ def execute(src: Path, dst: Path, *, profile: str = "ci", timeout: float | None 
     """Run ``src`` top to bottom with papermill (``PROFILE=profile``) in this environment's kernel.
 
     The kernel runs in the notebook's folder, with ``$GENLABS_PROFILE`` set and this interpreter's
-    ``bin/`` first on PATH (so ``python3`` is this venv's). ``timeout`` is per cell, in seconds.
+    ``bin/`` first on PATH (so ``python3`` is this venv's). Its OpenMP threads sleep when idle
+    (``OMP_WAIT_POLICY=PASSIVE`` unless set): spinning threads slow a run 20x when another process
+    holds a core. ``timeout`` is per cell, in seconds.
     """
     import papermill
 
     env = {"GENLABS_PROFILE": profile, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline", **(extra_env or {})}
+           "PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"), **(extra_env or {})}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

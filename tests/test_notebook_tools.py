@@ -1,3 +1,6 @@
+import sys
+from pathlib import Path
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
@@ -36,3 +39,22 @@ def test_compare_joins_streams_like_nbval():
     split = nbformat.from_dict(_nb("a\n"))
     split.cells[0].outputs.append(new_output("stream", name="stdout", text="b\n"))
     assert notebooks.compare(split, ref) == []
+
+
+def test_execute_sets_the_kernels_environment(tmp_path, monkeypatch):
+    """The kernel gets the profile, this venv's python and sleeping OpenMP threads (unless the caller chose)."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    params = new_code_cell('PROFILE = "full"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, new_code_cell(
+        'import os, sys\nprint(PROFILE, os.environ["GENLABS_PROFILE"], os.environ["OMP_WAIT_POLICY"], sys.executable)')]
+    src = tmp_path / "env.ipynb"
+    nbformat.write(nb, src)
+    out = notebooks.execute(src, tmp_path / "out" / "env.ipynb", profile="ci", timeout=120)
+    profile, env_profile, policy, python = out.cells[-1].outputs[0]["text"].split()
+    assert (profile, env_profile, policy) == ("ci", "ci", "PASSIVE")
+    assert Path(python).parent == Path(sys.executable).parent
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    out = notebooks.execute(src, tmp_path / "out" / "env.ipynb", profile="ci", timeout=120)
+    assert out.cells[-1].outputs[0]["text"].split()[2] == "ACTIVE"
