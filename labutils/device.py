@@ -63,9 +63,11 @@ def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
 
 
 def flush_denormals() -> bool:
-    """Treat denormal floats as zero on the CPU (avoids the slow stretches of small GAN runs).
+    """Treat denormal floats as zero on the CPU: a guard, since arithmetic on them is slow.
 
-    Returns whether the CPU supports it. See ``benchmarks/denormals.py`` for the measurement.
+    Returns whether the CPU supports it. ``benchmarks/denormals.py`` found no denormals in a small GAN
+    and no cost either way; the slow stretches it was written for were spinning OpenMP threads, which
+    ``OMP_WAIT_POLICY=PASSIVE`` (set by the Makefile and for notebook kernels) removes.
     """
     return bool(torch.set_flush_denormal(True))
 
