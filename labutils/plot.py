@@ -111,16 +111,3 @@ def density_2d(samples, *, centers=None, ax: plt.Axes | None = None, title: str 
         ax.legend(loc="upper right", fontsize=7)
     ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
     return ax
-
-
-def snapshot_strip(snapshots: Sequence[tuple[int, object]], *, centers=None, lim: float = 3.0,
-                   title: str = "") -> plt.Figure:
-    """One 2-D density panel per (step, samples) snapshot, left to right."""
-    fig, axes = plt.subplots(1, len(snapshots), figsize=(2.6 * len(snapshots), 2.9), squeeze=False)
-    for ax, (step, samples) in zip(axes[0], snapshots):
-        density_2d(samples, centers=centers, ax=ax, title=f"step {step}", lim=lim)
-        if ax is not axes[0][0]:
-            ax.set_ylabel("")
-            ax.get_legend() and ax.get_legend().remove()
-    fig.suptitle(title)
-    return fig

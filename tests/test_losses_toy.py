@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from labutils import losses, toy
+from labutils import losses, nets, toy
 
 
 def _sig(x):
@@ -90,3 +90,12 @@ def test_toy_bad_input():
         toy.mixture_1d([1.0], [0.0], [0.0])
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         toy.ring().log_prob(torch.zeros(3, 3))
+
+
+def test_mlp_shapes_and_layers():
+    net = nets.mlp(3, 2, width=8, depth=2)
+    assert net(torch.zeros(5, 3)).shape == (5, 2)
+    assert [type(m).__name__ for m in net] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert [type(m).__name__ for m in nets.mlp(3, 1, 8, 0)] == ["Linear"]
+    with pytest.raises(ValueError, match="depth >= 0"):
+        nets.mlp(3, 1, 8, -1)
