@@ -24,7 +24,8 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labutils.grade import runner, synthetic  # noqa: E402
+from labutils.tools.grade import runner  # noqa: E402
+from tests.fixtures import synthetic  # noqa: E402
 
 
 def _children_cpu() -> float:

@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from labutils import notebooks
 from labutils.results import build_dir
+from labutils.tools import notebooks
 
 NOTEBOOK = notebooks.NOTEBOOKS / "02_autoencoder.ipynb"
 

@@ -20,11 +20,12 @@ import psutil
 import pytest
 import torch
 
-from labutils.grade import __main__ as cli
-from labutils.grade import execute, gradebook, markers, runner, synthetic
-from labutils.grade.assemble import GRADE_KEY, assemble
-from labutils.grade.markers import parse_exercises, student_version
 from labutils.results import build_dir
+from labutils.tools.grade import __main__ as cli
+from labutils.tools.grade import execute, gradebook, markers, runner
+from labutils.tools.grade.assemble import GRADE_KEY, assemble
+from labutils.tools.grade.markers import parse_exercises, student_version
+from tests.fixtures import synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 60.0  # per notebook in the batch: only "abe" (an endless loop, graded first) reaches it

@@ -4,7 +4,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from labutils import notebooks
+from labutils.tools import notebooks
 
 
 def _nb(checked_text: str, other_text: str = "loss 0.123\n"):

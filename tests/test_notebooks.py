@@ -12,8 +12,8 @@ import json
 import nbformat
 import pytest
 
-from labutils import notebooks
 from labutils.results import build_dir
+from labutils.tools import notebooks
 
 NOTEBOOKS = notebooks.lab_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]

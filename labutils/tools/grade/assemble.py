@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from labutils.grade.markers import (
+from labutils.tools.grade.markers import (
     HIDDEN_TAG,
     SOLUTION_TAG,
     Check,

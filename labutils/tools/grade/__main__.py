@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from labutils.grade import gradebook, markers, runner
+from labutils.tools.grade import gradebook, markers, runner
 
 
 def _student(args: argparse.Namespace) -> int:

@@ -10,10 +10,10 @@
 Command line: ``python -m labutils.grade {student,grade,list,gradebook} --help``; see docs/GRADING.md.
 """
 
-from labutils.grade.assemble import assemble
-from labutils.grade.gradebook import Row, read_csv, summary, to_csv, write_gradebook
-from labutils.grade.markers import Check, Exercise, parse_exercises, student_version, write_student_versions
-from labutils.grade.runner import Settings, Submission, discover, grade_batch, grade_one, grade_task
+from labutils.tools.grade.assemble import assemble
+from labutils.tools.grade.gradebook import Row, read_csv, summary, to_csv, write_gradebook
+from labutils.tools.grade.markers import Check, Exercise, parse_exercises, student_version, write_student_versions
+from labutils.tools.grade.runner import Settings, Submission, discover, grade_batch, grade_one, grade_task
 
 __all__ = [
     "Check", "Exercise", "Row", "Settings", "Submission", "assemble", "discover", "grade_batch", "grade_one",

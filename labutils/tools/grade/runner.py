@@ -19,9 +19,9 @@ from pathlib import Path
 
 import nbformat
 
-from labutils.grade import execute
-from labutils.grade.assemble import GRADE_KEY, assemble
-from labutils.grade.gradebook import (
+from labutils.tools.grade import execute
+from labutils.tools.grade.assemble import GRADE_KEY, assemble
+from labutils.tools.grade.gradebook import (
     WHOLE_NOTEBOOK,
     Row,
     clean_name,
@@ -30,7 +30,7 @@ from labutils.grade.gradebook import (
     sort_rows,
     write_gradebook,
 )
-from labutils.grade.markers import Exercise, parse_exercises, read_notebook
+from labutils.tools.grade.markers import Exercise, parse_exercises, read_notebook
 
 MAX_SUBMISSION_BYTES = 50_000_000
 NAME_RE = re.compile(r"\d\d_[\w-]+")
