@@ -27,7 +27,7 @@ from labutils.tools.grade.assemble import GRADE_KEY, assemble
 from labutils.tools.grade.markers import parse_exercises, student_version
 from tests.fixtures import synthetic
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 60.0  # per notebook in the batch: only "abe" (an endless loop, graded first) reaches it
 ODD_STUDENT = "mallory ..\\..\\$(id); rm -rf ~\n"
 
@@ -427,14 +427,14 @@ LAB_NOTEBOOKS = _notebooks_with_exercises()
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", LAB_NOTEBOOKS, ids=[p.stem for p in LAB_NOTEBOOKS])
 def test_lab_student_version_stops_at_first_exercise(path, tmp_path):
-    # the shared build folder: trainings cached by tests/test_notebooks.py (run first) are loaded, not redone
+    # the shared build folder: trainings cached by tests/notebooks/test_notebooks.py (run first) are loaded, not redone
     assert_stops_at_first_exercise(run_student_version(path, tmp_path / "work", path.parent, 900, build_dir()))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LAB_NOTEBOOKS, ids=[p.stem for p in LAB_NOTEBOOKS])
 def test_lab_instructor_version_gets_every_point(path, tmp_path):
-    """Grades each instructor notebook as a submission (``make test-slow``; tests/test_notebooks.py already
+    """Grades each instructor notebook as a submission (``make test-slow``; tests/notebooks/test_notebooks.py already
     runs every check, hidden ones included, in ``make test``)."""
     write(nbformat.read(str(path), as_version=4), tmp_path / "subs" / "instructor" / path.name)
     rows = runner.grade_batch(tmp_path / "subs", tmp_path / "out", instructor_dir=path.parent, workers=1,

@@ -11,7 +11,7 @@ from torch import nn
 
 from labutils import checkpoint, losses, toy, train
 
-SCRIPT = Path(__file__).parent / "scripts" / "train_run.py"
+SCRIPT = Path(__file__).parents[1] / "fixtures" / "scripts" / "train_run.py"
 
 
 def _mse(model, batch):
@@ -107,7 +107,7 @@ def test_keyboard_interrupt_returns_history_and_keeps_checkpoint(tmp_path):
 
 
 def test_sigkill_mid_run_then_resume_gives_identical_weights(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     ref_out = tmp_path / "ref.pt"
     subprocess.run([sys.executable, SCRIPT, tmp_path / "ref-ckpt.pt", ref_out], check=True, env=env,
                    capture_output=True)
