@@ -27,4 +27,5 @@ def _one_thread():
 
 def pytest_collection_modifyitems(config, items):
     """Run the notebooks' CI executions before the tests that reuse their cached trainings."""
-    items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/notebooks/test_notebooks.py::test_notebook_runs") else 1)
+    first = "tests/notebooks/test_notebooks.py::test_notebook_runs"
+    items.sort(key=lambda item: 0 if item.nodeid.startswith(first) else 1)
