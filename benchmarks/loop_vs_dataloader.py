@@ -29,9 +29,10 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
+from vae_workload import examples_loss
 
 from labutils import data, train
-from labutils.vae import MLPVAE, examples_loss
+from labutils.nets import MLPVAE
 
 BATCH_SIZE, LR = 128, 1e-3
 

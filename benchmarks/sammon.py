@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from scipy.spatial.distance import cdist
 
-from labutils import embed
-from labutils.metrics_embedding import sammon_stress
+from labutils.embedding import sammon as embed
+from labutils.embedding.quality import sammon_stress
 
 
 def numpy_sammon(X: np.ndarray, Y0: np.ndarray, max_iter: int = 500, tol: float = 1e-9,

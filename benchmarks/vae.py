@@ -28,9 +28,10 @@ from pathlib import Path
 import torch
 from loop_vs_dataloader import BATCH_SIZE, LR, clocks, dataloader_epoch, since  # this folder
 from torch.utils.data import DataLoader, TensorDataset
+from vae_workload import examples_loss
 
 from labutils import data, train
-from labutils.vae import MLPVAE, examples_loss
+from labutils.nets import MLPVAE
 
 TEST_DRAWS = 10
 

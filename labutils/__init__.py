@@ -1,12 +1,18 @@
-"""labutils: the tested plumbing under the genlabs notebooks.
+"""labutils: the tested plumbing under the genlabs notebooks, grouped by audience.
 
-One module per concern: ``device`` (accelerator, seeding, environment report), ``profiles``
-("ci"/"full" parameter sets), ``data`` (MNIST and batches), ``toy`` (toy targets with exact
-densities), ``train`` (fit loops, checkpoints, caches), ``losses`` (GAN-family losses),
-``metrics``, ``embed``, ``divergences``, ``plot`` and ``results``.
+What the labs import: ``session`` (:func:`start`), ``profiles``, ``device``, ``data`` (MNIST, batches,
+nearest neighbours), ``toy`` (targets with exact densities), ``nets`` (MLPs, the autoencoder and VAE,
+critic banks), ``losses`` (GAN-family losses and fit_gan pairs), ``train`` (fit, fit_gan, checkpoints,
+caches), ``modes`` (mode coverage), ``vae`` (the IWAE bound), ``embedding`` (Sammon; map quality),
+``plot``, ``results``; plus ``arrays`` and ``files``, their shared input coercion and atomic writer.
 
-A notebook starts with :func:`labutils.start`, which resolves the profile, seeds everything,
-picks the device and prints the one-line environment report.
+Exact reference maths for the checks: ``exact`` (quadrature, f-divergences, optimal transport).
+
+Tooling that never runs inside a lab: ``tools`` (notebook execution and references, grading);
+``python -m labutils.notebooks`` and ``python -m labutils.grade`` forward to it.
+
+A notebook starts with :func:`labutils.start`, which resolves the profile, seeds everything, picks the
+device and prints the one-line environment report.
 """
 
 from labutils.session import start

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from labutils.files import atomic_write
 
 DATA_ENV = "GENLABS_DATA"
 OFFLINE_ENV = "GENLABS_OFFLINE"
@@ -77,12 +78,9 @@ def _read_cache(path: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _write_cache(path: Path, images: torch.Tensor, labels: torch.Tensor) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mnist-", suffix=".tmp")
-        os.close(fd)
         labels = labels.to(torch.int64)
-        torch.save({"images": images, "labels": labels, "sha256": _digest(images, labels)}, tmp)
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            torch.save({"images": images, "labels": labels, "sha256": _digest(images, labels)}, f)
     except OSError as err:
         raise RuntimeError(f"cannot write the MNIST cache under {path.parent} ({err}): pass a writable "
                            f"root=... or set ${DATA_ENV} to a writable folder") from err
@@ -191,3 +189,25 @@ def batches(*tensors: torch.Tensor, batch_size: int, shuffle: bool = True,
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         yield tuple(t[start:start + batch_size] for t in tensors)
+
+
+def nearest_distance(points: torch.Tensor, reference: torch.Tensor, *, exclude_self: bool = False,
+                     chunk: int = 1024) -> torch.Tensor:
+    """Euclidean distance (M,) from each image of ``points`` (M, ...) to its nearest image in ``reference`` (N, ...).
+
+    In pixel units, computed in chunks of ``chunk`` rows. ``exclude_self``: ``points`` is ``reference``
+    (same rows, same order) and each point's distance to itself is skipped.
+    """
+    points, reference = points.flatten(1), reference.flatten(1)
+    if points.shape[1] != reference.shape[1]:
+        raise ValueError(f"points have {points.shape[1]} values each, reference {reference.shape[1]}: "
+                         "compare images of one size")
+    if exclude_self and points.shape[0] != reference.shape[0]:
+        raise ValueError("exclude_self=True needs points to be the reference itself (same number of rows)")
+    out = []
+    for start in range(0, len(points), chunk):
+        d = torch.cdist(points[start:start + chunk], reference)
+        if exclude_self:
+            d[torch.arange(d.shape[0]), torch.arange(start, start + d.shape[0])] = float("inf")
+        out.append(d.min(1).values)
+    return torch.cat(out)

@@ -2,6 +2,9 @@
 
 With D(x) = sigmoid(l(x)): log D = -softplus(-l) and log(1 - D) = -softplus(l), both finite for
 any logit. Every function returns a scalar to *minimise*; shapes: logits (B,) or (B, 1).
+
+:func:`gan_d_loss` and :func:`gan_g_loss` are the pair that ``train.fit_gan`` takes for the standard
+GAN (minimax discriminator, non-saturating generator): they call the networks, the rest takes logits.
 """
 
 from __future__ import annotations
@@ -60,3 +63,13 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def gan_d_loss(D: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """``fit_gan``'s d_loss for the standard GAN: -V' = softplus(-l(x)) + softplus(l(G(z))), averaged."""
+    return d_loss_minimax(D(real), D(fake))
+
+
+def gan_g_loss(D: Callable[[torch.Tensor], torch.Tensor], fake: torch.Tensor) -> torch.Tensor:
+    """``fit_gan``'s g_loss for the standard GAN: the non-saturating cost -E[log D(G(z))]."""
+    return g_loss_nonsaturating(D(fake))

@@ -6,15 +6,16 @@ the axes; :func:`save` writes a figure to ``build/figures/<notebook>/<name>.png`
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from labutils import results
+from labutils.arrays import float64
 
 DIGIT_COLORS = plt.get_cmap("tab10")
 
@@ -27,10 +28,6 @@ def use_style() -> None:
         "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
         "image.cmap": "gray", "svg.hashsalt": "genlabs",
     })
-
-
-def _np(x) -> np.ndarray:
-    return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def _axes(ax: plt.Axes | None, figsize=(5, 4)) -> plt.Axes:
@@ -49,10 +46,18 @@ def save(fig: plt.Figure, name: str) -> Path:
     return path
 
 
+def png_bytes(fig: plt.Figure) -> bytes:
+    """The figure as PNG bytes (for an ``ipywidgets.Image``), then closed: widgets redraw without piling up figures."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def image_grid(images, nrow: int = 8, *, ax: plt.Axes | None = None, title: str = "",
                pad: int = 2, vmin: float = 0.0, vmax: float = 1.0) -> plt.Axes:
     """Tile images (N, 1, H, W) or (N, H, W) into a grid with ``nrow`` images per row."""
-    x = _np(images)
+    x = float64(images).numpy()
     if x.ndim == 4:
         x = x[:, 0]
     if x.ndim != 3:
@@ -75,8 +80,8 @@ def curves(series: dict[str, Sequence[float]], *, x: Sequence[float] | None = No
     """Several named curves on one axes, with a legend."""
     ax = _axes(ax)
     for label, ys in series.items():
-        ys = _np(ys)
-        ax.plot(np.arange(len(ys)) if x is None else _np(x), ys, label=label)
+        ys = float64(ys).numpy()
+        ax.plot(np.arange(len(ys)) if x is None else float64(x).numpy(), ys, label=label)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if logy:
         ax.set_yscale("log")
@@ -88,7 +93,7 @@ def curves(series: dict[str, Sequence[float]], *, x: Sequence[float] | None = No
 def scatter_labels(Y, labels, *, ax: plt.Axes | None = None, title: str = "", s: float = 4,
                    xlabel: str = "dimension 1", ylabel: str = "dimension 2", legend: bool = True) -> plt.Axes:
     """2-D points (N, 2) coloured by integer label (N,), one legend entry per label."""
-    Y, labels = _np(Y), _np(labels).astype(int)
+    Y, labels = float64(Y).numpy(), float64(labels).numpy().astype(int)
     ax = _axes(ax)
     for c in np.unique(labels):
         m = labels == c
@@ -102,11 +107,11 @@ def scatter_labels(Y, labels, *, ax: plt.Axes | None = None, title: str = "", s:
 def density_2d(samples, *, centers=None, ax: plt.Axes | None = None, title: str = "", lim: float = 3.0,
                bins: int = 120) -> plt.Axes:
     """Samples (N, 2) as a 2-D histogram, with the target's mode centres (K, 2) marked as red x."""
-    s = _np(samples)
+    s = float64(samples).numpy()
     ax = _axes(ax, (4, 4))
     ax.hist2d(s[:, 0], s[:, 1], bins=bins, range=[[-lim, lim], [-lim, lim]], cmap="Blues", cmin=1)
     if centers is not None:
-        c = _np(centers)
+        c = float64(centers).numpy()
         ax.scatter(c[:, 0], c[:, 1], marker="x", color="red", s=30, label="target modes")
         ax.legend(loc="upper right", fontsize=7)
     ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")

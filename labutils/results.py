@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from labutils.files import atomic_write
 
 BUILD_ENV = "GENLABS_BUILD"
 _notebook: str | None = None
@@ -59,20 +60,6 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot record {type(value).__name__} {value!r}: give numbers, strings, lists or dicts")
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def results_path(notebook: str | None = None) -> Path:
     return build_dir() / "results" / f"{notebook or current_notebook()}.json"
 
@@ -82,7 +69,9 @@ def record(name: str, value: Any) -> Any:
     path = results_path()
     data = json.loads(path.read_text()) if path.is_file() else {}
     data[name] = _jsonable(value)
-    write_json_atomic(path, data)
+    with atomic_write(path, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
     return value
 
 

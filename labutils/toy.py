@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import torch
 
+from labutils.exact.quadrature import gaussian_log_prob
+
 
 class GaussianMixture:
     """Mixture of isotropic Gaussians in ``d`` dimensions.
@@ -57,9 +59,7 @@ class GaussianMixture:
             x = x[:, None]
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x must have shape (n, {self.dim}), got {tuple(x.shape)}")
-        sq = ((x[:, None, :] - self.centers[None]) ** 2).sum(-1)  # (n, K)
-        var = self.stds**2
-        log_comp = -0.5 * sq / var - 0.5 * self.dim * torch.log(2 * math.pi * var)
+        log_comp = gaussian_log_prob(x[:, None, :], self.centers[None], self.stds[None, :, None]).sum(-1)  # (n, K)
         return torch.logsumexp(log_comp + torch.log(self.weights), dim=1)
 
     def prob(self, x: torch.Tensor) -> torch.Tensor:

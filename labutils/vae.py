@@ -1,110 +1,18 @@
-"""Fully connected autoencoders and VAEs, and the importance-weighted (IWAE) likelihood bound.
+"""The importance-weighted (IWAE) likelihood bound of a VAE (notebook 03).
 
-Shared by notebooks 02 (autoencoder) and 03 (VAE) and by the benchmarks. The models hold the
-networks only: the sampling step (the reparameterization) and the training losses are written in
-the notebooks, where they are the lesson. :func:`examples_loss` is the pytorch/examples VAE loss,
-used by the benchmarks as the reference workload.
-
-Shapes: images are (N, 1, 28, 28) or already flat (N, 784), values in [0, 1]; codes are (N, z_dim).
-Log-probabilities are in nats.
+The VAE itself is :class:`labutils.nets.MLPVAE`; its loss (the ELBO) is written in the notebook.
+Shapes: images (N, 1, 28, 28) or (N, 784) in [0, 1]; log-probabilities in nats.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torch.distributions import Normal
 
-
-def _flat(x: torch.Tensor, x_dim: int) -> torch.Tensor:
-    """(N, 1, H, W) or (N, x_dim) → (N, x_dim); ValueError on any other size."""
-    flat = x.reshape(x.shape[0], -1) if x.dim() > 1 else x
-    if flat.dim() != 2 or flat.shape[1] != x_dim:
-        raise ValueError(f"expected images (N, 1, 28, 28) or (N, {x_dim}), got shape {tuple(x.shape)}")
-    return flat
-
-
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
-    """Linear layers of the given sizes with a ReLU between consecutive layers (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-class MLPAutoencoder(nn.Module):
-    """The lecture's autoencoder: 3 fully connected layers each way, ReLU, sigmoid output.
-
-    encoder: x_dim → hidden[0] → hidden[1] → z_dim; decoder: the mirror image, z_dim → ... → x_dim.
-    ``encode(x)``: images (N, 1, 28, 28) or (N, 784) → codes (N, z_dim);
-    ``decode(z)``: codes (N, z_dim) → images (N, 1, 28, 28) in [0, 1]; ``forward`` = decode(encode(x)).
-    """
-
-    def __init__(self, z_dim: int = 32, hidden: Sequence[int] = (256, 64), x_dim: int = 784):
-        super().__init__()
-        if z_dim < 1 or any(h < 1 for h in hidden):
-            raise ValueError(f"z_dim and hidden sizes must be positive, got z_dim={z_dim}, hidden={tuple(hidden)}")
-        self.x_dim, self.z_dim = x_dim, z_dim
-        self.encoder = _mlp([x_dim, *hidden, z_dim])
-        self.decoder = _mlp([z_dim, *reversed(hidden), x_dim])
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(_flat(x, self.x_dim))
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        side = math.isqrt(self.x_dim)
-        return torch.sigmoid(self.decoder(z)).view(-1, 1, side, side)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
-
-class MLPVAE(nn.Module):
-    """The pytorch/examples VAE (784-400-20 by default): a Gaussian encoder and a decoder of logits.
-
-    ``encode(x)``: images (N, 1, 28, 28) or (N, x_dim) → ``(mu, logvar)``, each (N, z_dim): the mean
-    and log-variance of the diagonal Gaussian q(z|x). ``decode(z)``: (N, z_dim) → logits (N, x_dim),
-    the parameters of p(x|z) (Bernoulli logits; ``sigmoid(logits)`` is the mean, also used as the
-    mean of a Gaussian decoder). No ``forward``: drawing z from q(z|x) is left to the caller.
-    """
-
-    def __init__(self, z_dim: int = 20, hidden: int = 400, x_dim: int = 784):
-        super().__init__()
-        if z_dim < 1 or hidden < 1:
-            raise ValueError(f"z_dim and hidden must be positive, got z_dim={z_dim}, hidden={hidden}")
-        self.x_dim, self.z_dim = x_dim, z_dim
-        self.encoder = nn.Sequential(nn.Linear(x_dim, hidden), nn.ReLU())
-        self.to_mu = nn.Linear(hidden, z_dim)
-        self.to_logvar = nn.Linear(hidden, z_dim)
-        self.decoder = _mlp([z_dim, hidden, x_dim])
-
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(_flat(x, self.x_dim))
-        return self.to_mu(h), self.to_logvar(h)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def encoder_parameters(self) -> Iterator[nn.Parameter]:
-        """The parameters of q(z|x) (the encoder body and its two heads)."""
-        for module in (self.encoder, self.to_mu, self.to_logvar):
-            yield from module.parameters()
-
-
-def examples_loss(model: MLPVAE, batch: Sequence[torch.Tensor]) -> torch.Tensor:
-    """pytorch/examples' VAE loss on ``batch = (x,)``: BCE summed over pixels and batch + KL (a scalar, nats)."""
-    x = _flat(batch[0], model.x_dim)
-    mu, logvar = model.encode(x)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-    bce = F.binary_cross_entropy_with_logits(model.decode(z), x, reduction="sum")
-    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return bce + kl
+from labutils.nets import MLPVAE, flat_images
 
 
 @torch.no_grad()
@@ -119,7 +27,7 @@ def log_importance_weights(model: MLPVAE, x: torch.Tensor, k: int, *, generator:
     """
     if k < 1:
         raise ValueError(f"k must be a positive number of importance samples, got {k}")
-    x = _flat(x, model.x_dim)
+    x = flat_images(x, model.x_dim)
     if x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
         raise ValueError("pixel values must lie in [0, 1] for a Bernoulli decoder: divide by 255 or binarize")
     prior = Normal(torch.zeros((), device=x.device), torch.ones((), device=x.device))

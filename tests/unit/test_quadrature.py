@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from labutils import quadrature as q
 from labutils import toy
+from labutils.exact import quadrature as q
 
 X = q.grid(-12.0, 12.0, 4801)
 

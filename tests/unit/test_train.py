@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from labutils import checkpoint, losses, toy, train
+from labutils import losses, toy, train
+from labutils.train import checkpoint
 
 SCRIPT = Path(__file__).parents[1] / "fixtures" / "scripts" / "train_run.py"
 
@@ -54,10 +55,51 @@ def test_checkpoint_is_a_cache_and_refuses_another_config(tmp_path):
                       config={"a": 1}, progress=False)
     assert again.from_cache and again.rows == first.rows and len(again.snapshots) == 3
     assert torch.equal(again.snapshots[-1][1]["w"], model[0].weight)
-    with pytest.raises(RuntimeError, match="another configuration.*config.a"):
+    with pytest.raises(RuntimeError, match="another run.*config.a"):
         train.fit(_model(), _mse, DATA, epochs=3, batch_size=16, checkpoint=path, config={"a": 2}, progress=False)
-    assert checkpoint.cache_path("vae", {"a": 1}) == checkpoint.cache_path("vae", {"a": 1})
-    assert checkpoint.cache_path("vae", {"a": 1}) != checkpoint.cache_path("vae", {"a": 2})
+
+
+def test_cache_trains_once_per_run_description_and_retrains_when_the_code_changes(build, monkeypatch):
+    def run(**kw):
+        return train.fit(_model(), _mse, DATA, epochs=2, batch_size=16, cache="03 vae (test)", progress=False, **kw)
+
+    assert not run(config={"a": 1}).from_cache
+    assert run(config={"a": 1}).from_cache  # same description: loaded
+    assert not run(config={"a": 2}).from_cache  # other settings: another file, trained (no refusal)
+    files = sorted(p.name for p in (build / "cache").glob("*.pt"))
+    assert len(files) == 2 and all(f.startswith("03-vae-test-") for f in files), files
+    monkeypatch.setattr(checkpoint, "code_fingerprint", lambda: "changed training code")
+    assert not run(config={"a": 1}).from_cache  # same settings, changed labutils code: trained again
+    with pytest.raises(ValueError, match="not both"):
+        run(checkpoint=build / "x.pt")
+
+
+def test_the_code_fingerprint_covers_the_training_sources_and_torch(monkeypatch, tmp_path):
+    before = checkpoint.code_fingerprint()
+    fake = tmp_path / "labutils"
+    for name in checkpoint.TRAINING_CODE:
+        (fake / name).parent.mkdir(parents=True, exist_ok=True)
+        (fake / name).write_bytes((checkpoint.PACKAGE / name).read_bytes())
+    monkeypatch.setattr(checkpoint, "PACKAGE", fake)
+    assert checkpoint.code_fingerprint() == before
+    (fake / "losses.py").write_text((fake / "losses.py").read_text() + "\n# a changed loss\n")
+    assert checkpoint.code_fingerprint() != before
+    (fake / "losses.py").write_bytes(b"")
+    changed = checkpoint.code_fingerprint()
+    monkeypatch.setattr(torch, "__version__", "0.0.0")
+    assert checkpoint.code_fingerprint() != changed  # another torch version
+
+
+def test_the_loss_source_is_part_of_the_description():
+    def loss_a(model, batch):
+        return _mse(model, batch)
+
+    def loss_b(model, batch):
+        return 2 * _mse(model, batch)["loss"]
+
+    a = checkpoint.describe({}, {"m": _model()}, {"loss_fn": loss_a})
+    b = checkpoint.describe({}, {"m": _model()}, {"loss_fn": loss_b})
+    assert checkpoint.fingerprint(a) != checkpoint.fingerprint(b)
 
 
 def test_checkpoints_are_throttled_by_time_but_the_last_epoch_is_always_saved(tmp_path):
@@ -176,5 +218,5 @@ def test_fit_gan_resume_after_interrupt_is_bit_identical(tmp_path):
     assert all(torch.equal(p, q) for p, q in zip(G_ref.parameters(), G.parameters()))
     _, cached, d_calls = _run_gan(60, path)
     assert cached.from_cache and d_calls == 0
-    with pytest.raises(RuntimeError, match="another configuration.*config.steps"):
+    with pytest.raises(RuntimeError, match="another run.*config.steps"):
         _run_gan(80, path)

@@ -8,7 +8,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import wasserstein_distance
 
-from labutils import transport
+from labutils.exact import transport
 
 # Exact LP solutions in float64: agreement is limited by rounding only.
 TOL = 1e-9
@@ -113,8 +113,8 @@ def test_1d_weighted_matches_the_lp_and_scipy():
 
 @pytest.mark.parametrize(("x", "y", "a", "match"), [
     (np.zeros((3, 2)), np.zeros((3, 3)), None, "same space"),
-    (np.zeros((0, 2)), np.zeros((3, 2)), None, "non-empty"),
-    (np.zeros((2, 2, 2)), np.zeros((3, 2)), None, r"\(n, d\)"),
+    (np.zeros((0, 2)), np.zeros((3, 2)), None, "at least 1"),
+    (np.zeros((2, 2, 2)), np.zeros((3, 2)), None, "2-D array"),
     (np.array([[0.0, np.nan]]), np.zeros((3, 2)), None, "NaN"),
     (np.zeros((3, 2)), np.zeros((3, 2)), np.array([0.5, 0.5]), "one weight per point"),
     (np.zeros((3, 2)), np.zeros((3, 2)), np.array([0.5, 0.5, 0.5]), "sum to 1"),

@@ -8,11 +8,12 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from labutils import vae
+from benchmarks.vae_workload import examples_loss
+from labutils import nets, vae
 
 
 def test_autoencoder_shapes_range_and_three_layers_each_way():
-    model = vae.MLPAutoencoder(z_dim=5)
+    model = nets.MLPAutoencoder(z_dim=5)
     x = torch.rand(7, 1, 28, 28)
     with torch.no_grad():
         z, out = model.encode(x), model(x)
@@ -24,7 +25,7 @@ def test_autoencoder_shapes_range_and_three_layers_each_way():
 
 
 def test_vae_shapes_and_encoder_parameters():
-    model = vae.MLPVAE(z_dim=3, hidden=16)
+    model = nets.MLPVAE(z_dim=3, hidden=16)
     mu, logvar = model.encode(torch.rand(4, 1, 28, 28))
     assert mu.shape == logvar.shape == (4, 3)
     assert model.decode(mu).shape == (4, 784)
@@ -36,24 +37,24 @@ def test_vae_shapes_and_encoder_parameters():
 @pytest.mark.parametrize("bad", [torch.rand(4, 1, 27, 28), torch.rand(4, 100)])
 def test_wrong_image_size_is_a_clear_error(bad):
     with pytest.raises(ValueError, match=r"expected images \(N, 1, 28, 28\) or \(N, 784\)"):
-        vae.MLPVAE().encode(bad)
+        nets.MLPVAE().encode(bad)
     with pytest.raises(ValueError, match="expected images"):
-        vae.MLPAutoencoder().encode(bad)
+        nets.MLPAutoencoder().encode(bad)
 
 
 def test_bad_sizes_are_clear_errors():
     with pytest.raises(ValueError, match="z_dim and hidden must be positive"):
-        vae.MLPVAE(z_dim=0)
+        nets.MLPVAE(z_dim=0)
     with pytest.raises(ValueError, match="must be positive"):
-        vae.MLPAutoencoder(hidden=(256, 0))
+        nets.MLPAutoencoder(hidden=(256, 0))
 
 
 def test_examples_loss_matches_torch_distributions_and_reaches_every_parameter():
     torch.manual_seed(0)
-    model = vae.MLPVAE(z_dim=4, hidden=32)
+    model = nets.MLPVAE(z_dim=4, hidden=32)
     x = (torch.rand(6, 1, 28, 28) > 0.5).float()
     torch.manual_seed(1)
-    loss = vae.examples_loss(model, (x,))
+    loss = examples_loss(model, (x,))
     torch.manual_seed(1)
     mu, logvar = model.encode(x)
     q = Normal(mu, torch.exp(0.5 * logvar))
@@ -65,7 +66,7 @@ def test_examples_loss_matches_torch_distributions_and_reaches_every_parameter()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
 
-def _exact_log_px(model: vae.MLPVAE, x: torch.Tensor) -> torch.Tensor:
+def _exact_log_px(model: nets.MLPVAE, x: torch.Tensor) -> torch.Tensor:
     """log p(x) = log integral p(x|z) N(z; 0, 1) dz for a 1-D latent, by the trapezoid rule on [-12, 12]."""
     z = torch.linspace(-12, 12, 40001, dtype=torch.float64).unsqueeze(1)
     logits = model.decode(z)  # (M, x_dim)
@@ -75,7 +76,7 @@ def _exact_log_px(model: vae.MLPVAE, x: torch.Tensor) -> torch.Tensor:
 
 def test_importance_weights_estimate_the_exact_likelihood_without_bias():
     torch.manual_seed(3)
-    model = vae.MLPVAE(z_dim=1, hidden=8, x_dim=2).double()
+    model = nets.MLPVAE(z_dim=1, hidden=8, x_dim=2).double()
     x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
     with torch.no_grad():
         exact = _exact_log_px(model, x)
@@ -106,7 +107,7 @@ def test_iwae_bound_is_elbo_at_k1_logmeanexp_at_kK_and_increases_with_k():
 
 
 def test_iwae_inputs_are_checked():
-    model = vae.MLPVAE(z_dim=2, hidden=8)
+    model = nets.MLPVAE(z_dim=2, hidden=8)
     with pytest.raises(ValueError, match="positive number of importance samples"):
         vae.log_importance_weights(model, torch.rand(3, 784), 0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
@@ -119,7 +120,7 @@ def test_iwae_inputs_are_checked():
 
 def test_importance_weights_are_reproducible_and_chunked():
     torch.manual_seed(0)
-    model = vae.MLPVAE(z_dim=2, hidden=8)
+    model = nets.MLPVAE(z_dim=2, hidden=8)
     x = (torch.rand(5, 784) > 0.5).float()
     a = vae.log_importance_weights(model, x, 3, generator=torch.Generator().manual_seed(1))
     b = vae.log_importance_weights(model, x, 3, generator=torch.Generator().manual_seed(1))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from labutils import losses, transport
+from labutils import losses
+from labutils.exact import transport
 
 
 def linear_critic(w: torch.Tensor):

@@ -13,12 +13,13 @@ import numpy as np
 import torch
 from sklearn.manifold import trustworthiness as _sk_trustworthiness
 
-from labutils.embed import as_points, pairwise_distances
+from labutils.arrays import points
+from labutils.embedding.sammon import pairwise_distances
 
 
 def exact_distances(X) -> torch.Tensor:
     """Euclidean distances (N, N) in float64 of the rows of X (N, D), exactly 0 between identical rows."""
-    X = as_points(X)
+    X = points(X, min_rows=3)
     D = pairwise_distances(X)
     _, inverse = torch.unique(X, dim=0, return_inverse=True)
     D[inverse[:, None] == inverse[None, :]] = 0.0
@@ -54,7 +55,7 @@ def trustworthiness(X, Y, k: int = 10) -> float:
     neighbours of i that are not among its k nearest in X, r(i, j) the rank of j by distance from i in X.
     Punishes points that look close in the map but are far in the data. Wraps scikit-learn's version.
     """
-    X, Y = as_points(X), as_points(Y, "Y")
+    X, Y = points(X, min_rows=3), points(Y, "Y", min_rows=3)
     if len(X) != len(Y):
         raise ValueError(f"X and Y must have the same number of rows, got {len(X)} and {len(Y)}")
     if not 1 <= k < len(X) / 2:
@@ -68,7 +69,7 @@ def knn_accuracy(Y, labels, k: int = 10) -> float:
     Each point is classified by a majority vote of its k nearest *other* points (Euclidean, in Y);
     a tied vote goes to the smallest label. Deterministic, so no seed is needed.
     """
-    Y = as_points(Y, "Y")
+    Y = points(Y, "Y", min_rows=3)
     labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
     if labels.shape != (len(Y),):
         raise ValueError(f"labels must have shape (N,) = ({len(Y)},), got {labels.shape}")

@@ -9,13 +9,14 @@ import pytest
 import torch
 from scipy import stats
 
-from labutils import metrics, toy
+from labutils import modes as mode_metrics
+from labutils import toy
 
 RING = toy.ring()
 STD = float(RING.stds[0])
 K = RING.n_modes
-N = metrics.N_EVAL
-IN_RADIUS_2D = 1 - math.exp(-metrics.QUALITY_RADIUS**2 / 2)  # P(|x - mu| <= 3 std) for a 2-D Gaussian
+N = mode_metrics.N_EVAL
+IN_RADIUS_2D = 1 - math.exp(-mode_metrics.QUALITY_RADIUS**2 / 2)  # P(|x - mu| <= 3 std) for a 2-D Gaussian
 
 
 def around(center_index: int, n: int, radius_in_std: float = 0.5) -> torch.Tensor:
@@ -26,7 +27,7 @@ def around(center_index: int, n: int, radius_in_std: float = 0.5) -> torch.Tenso
 
 
 def test_all_samples_on_one_mode_is_total_collapse():
-    s = metrics.mode_stats(around(3, N), RING.centers, STD)
+    s = mode_metrics.mode_stats(around(3, N), RING.centers, STD)
     assert (s["modes"], s["modes_strict"], s["high_quality"]) == (1, 1, 100.0)
     assert s["counts"][3] == N and sum(s["counts"]) == N
     assert s["missed"] == [m for m in range(K) if m != 3]
@@ -36,13 +37,13 @@ def test_all_samples_on_one_mode_is_total_collapse():
 
 def test_target_samples_cover_every_mode_evenly():
     x, modes = RING.sample(N, torch.Generator().manual_seed(0), with_modes=True)
-    s = metrics.mode_stats(x, RING.centers, STD)
+    s = mode_metrics.mode_stats(x, RING.centers, STD)
     assert (s["modes"], s["modes_strict"], s["missed"]) == (K, K, [])
     # The share within 3 std is a binomial proportion: compare within 4 standard errors.
     se = 100 * math.sqrt(IN_RADIUS_2D * (1 - IN_RADIUS_2D) / N)
     assert abs(s["high_quality"] - 100 * IN_RADIUS_2D) < 4 * se
     # Every high-quality sample sits nearest the mode it was drawn from (modes are 100 std apart).
-    near = (x.double() - RING.centers[modes]).norm(dim=1) <= metrics.QUALITY_RADIUS * STD
+    near = (x.double() - RING.centers[modes]).norm(dim=1) <= mode_metrics.QUALITY_RADIUS * STD
     assert s["counts"] == torch.bincount(modes[near], minlength=K).tolist()
     # 2 n KL(p || u) is asymptotically chi-square with K - 1 degrees of freedom under uniform counts.
     assert 2 * sum(s["counts"]) * s["kl_uniform"] < stats.chi2.ppf(1 - 1e-4, K - 1)
@@ -51,7 +52,7 @@ def test_target_samples_cover_every_mode_evenly():
 def test_kl_of_an_even_spread_over_m_modes_is_log_k_over_m():
     for m in (1, 2, 4, 8):
         x = torch.cat([around(i, 40) for i in range(m)])
-        s = metrics.mode_stats(x, RING.centers, STD)
+        s = mode_metrics.mode_stats(x, RING.centers, STD)
         assert s["modes"] == m
         assert s["kl_uniform"] == pytest.approx(math.log(K / m), abs=1e-12)
 
@@ -60,8 +61,8 @@ def test_off_target_samples_lower_quality_but_not_modes():
     on = RING.sample(N // 2, torch.Generator().manual_seed(1))
     angle = 2 * math.pi * torch.rand(N - N // 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     off = torch.stack([angle.cos(), angle.sin()], 1)  # on the circle of radius 1, inside the ring of radius 2
-    s_on = metrics.mode_stats(on, RING.centers, STD)
-    s_mixed = metrics.mode_stats(torch.cat([on, off]), RING.centers, STD)
+    s_on = mode_metrics.mode_stats(on, RING.centers, STD)
+    s_mixed = mode_metrics.mode_stats(torch.cat([on, off]), RING.centers, STD)
     # The off-ring points are all far (> 10 std) from every centre, so they change only the quality.
     assert (torch.cdist(off, RING.centers).min() > 10 * STD).item()
     assert s_mixed["counts"] == s_on["counts"] and s_mixed["modes"] == K
@@ -70,7 +71,7 @@ def test_off_target_samples_lower_quality_but_not_modes():
 
 def test_quality_radius_is_three_std():
     inside, outside = around(0, 10, 2.99), around(1, 10, 3.01)
-    s = metrics.mode_stats(torch.cat([inside, outside]), RING.centers, STD)
+    s = mode_metrics.mode_stats(torch.cat([inside, outside]), RING.centers, STD)
     assert s["counts"][0] == 10 and s["counts"][1] == 0 and s["high_quality"] == 50.0
     assert s["missed"] == list(range(1, K))
 
@@ -78,16 +79,16 @@ def test_quality_radius_is_three_std():
 def test_strict_count_needs_the_minimum_share():
     big = torch.cat([around(i, 100) for i in range(K - 1)])  # 7 modes with 100 samples each
     few = around(K - 1, 3)  # 3 stray samples on the last mode
-    s = metrics.mode_stats(torch.cat([big, few]), RING.centers, STD)
+    s = mode_metrics.mode_stats(torch.cat([big, few]), RING.centers, STD)
     assert (s["modes"], s["modes_strict"]) == (K, K - 1)
     # The threshold is inclusive: a share exactly equal to min_share counts.
     share = 3 / (100 * (K - 1) + 3)
-    assert metrics.mode_stats(torch.cat([big, few]), RING.centers, STD, min_share=share)["modes_strict"] == K
-    assert metrics.mode_stats(torch.cat([big, few]), RING.centers, STD, min_share=0.0)["modes_strict"] == K
+    assert mode_metrics.mode_stats(torch.cat([big, few]), RING.centers, STD, min_share=share)["modes_strict"] == K
+    assert mode_metrics.mode_stats(torch.cat([big, few]), RING.centers, STD, min_share=0.0)["modes_strict"] == K
 
 
 def test_no_high_quality_sample_is_the_worst_case():
-    s = metrics.mode_stats(torch.zeros(100, 2), RING.centers, STD)
+    s = mode_metrics.mode_stats(torch.zeros(100, 2), RING.centers, STD)
     assert (s["high_quality"], s["modes"], s["modes_strict"]) == (0.0, 0, 0)
     assert s["kl_uniform"] == pytest.approx(math.log(K)) and s["missed"] == list(range(K))
 
@@ -95,10 +96,10 @@ def test_no_high_quality_sample_is_the_worst_case():
 def test_numpy_input_and_the_grid():
     grid = toy.grid()
     x = grid.sample(N, torch.Generator().manual_seed(3))
-    s_torch = metrics.mode_stats(x, grid.centers, float(grid.stds[0]))
-    s_numpy = metrics.mode_stats(x.numpy(), grid.centers.numpy(), float(grid.stds[0]))
+    s_torch = mode_metrics.mode_stats(x, grid.centers, float(grid.stds[0]))
+    s_numpy = mode_metrics.mode_stats(x.numpy(), grid.centers.numpy(), float(grid.stds[0]))
     assert s_torch == s_numpy and s_torch["modes"] == grid.n_modes == 25
-    assert metrics.mode_stats(x, grid.centers, grid.stds[0]) == s_torch  # a 0-d tensor std works too
+    assert mode_metrics.mode_stats(x, grid.centers, grid.stds[0]) == s_torch  # a 0-d tensor std works too
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -118,4 +119,4 @@ def test_bad_input_is_a_clear_error(kwargs, message):
     args = dict(samples=torch.zeros(5, 2), centers=RING.centers, std=STD) | kwargs
     min_share = args.pop("min_share", None)
     with pytest.raises(ValueError, match=message):
-        metrics.mode_stats(args["samples"], args["centers"], args["std"], min_share=min_share)
+        mode_metrics.mode_stats(args["samples"], args["centers"], args["std"], min_share=min_share)

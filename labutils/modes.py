@@ -23,23 +23,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
+
+from labutils.arrays import float64
 
 N_EVAL = 2500
 """Samples per evaluation in the Unrolled-GAN/VEEGAN/PacGAN tables."""
 
 QUALITY_RADIUS = 3.0
 """A sample is high-quality when within this many standard deviations of its nearest centre."""
-
-
-def _as_float64(x: Any, name: str) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x.detach().to("cpu", torch.float64)
-    try:
-        return torch.as_tensor(np.asarray(x, dtype=np.float64))
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a numeric array or tensor, got {type(x).__name__}") from err
 
 
 def mode_stats(samples: Any, centers: Any, std: float, *, min_share: float | None = None) -> dict[str, Any]:
@@ -58,7 +50,7 @@ def mode_stats(samples: Any, centers: Any, std: float, *, min_share: float | Non
       ``missed`` indices of the modes with no high-quality sample;
       ``kl_uniform`` KL(p || uniform) of the high-quality mode histogram, in nats (module docstring).
     """
-    x, c, std_in = _as_float64(samples, "samples"), _as_float64(centers, "centers"), std
+    x, c, std_in = float64(samples, "samples"), float64(centers, "centers"), std
     if c.ndim != 2 or c.shape[0] < 1:
         raise ValueError(f"centers must have shape (K, d) with K >= 1, got {tuple(c.shape)}")
     if x.ndim != 2 or x.shape[1] != c.shape[1]:

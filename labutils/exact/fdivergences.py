@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import optimize
-from torch import nn
+
+from labutils.exact import quadrature
 
 Tensor = torch.Tensor
 LogDensity = Callable[[Tensor], Tensor]  # points (n,) -> log-densities (n,); or pass the values (n,) on the grid
@@ -93,30 +94,53 @@ def _js_integrand(lp: Tensor, lq: Tensor) -> Tensor:
 
 DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
     FDivergence(
-        "kl", "KL", lambda u: torch.xlogy(u, u), lambda t: torch.exp(t - 1), lambda v: v,
-        lambda v: torch.exp(v - 1), lambda lp, lq: lp.exp() * (lp - lq), lambda lr: 1 + lr, (-math.inf, math.inf)),
+        name="kl", label="KL", domain=(-math.inf, math.inf),
+        f=lambda u: torch.xlogy(u, u),  # u log u
+        conjugate=lambda t: torch.exp(t - 1),  # e^(t-1)
+        activation=lambda v: v,  # g_f(v) = v
+        conjugate_of_activation=lambda v: torch.exp(v - 1),
+        integrand=lambda lp, lq: lp.exp() * (lp - lq),  # p log(p/q)
+        optimal_critic=lambda lr: 1 + lr),  # T* = 1 + log(p/q)
     FDivergence(
-        "reverse_kl", "reverse KL", lambda u: -torch.log(u),
-        lambda t: _outside(t, -1 - torch.log(-t.clamp(max=-1e-300)), 0.0), lambda v: -torch.exp(-v),
-        lambda v: v - 1, lambda lp, lq: lq.exp() * (lq - lp), lambda lr: -torch.exp(-lr), (-math.inf, 0.0)),
+        name="reverse_kl", label="reverse KL", domain=(-math.inf, 0.0),
+        f=lambda u: -torch.log(u),  # -log u
+        conjugate=lambda t: _outside(t, -1 - torch.log(-t.clamp(max=-1e-300)), 0.0),  # -1 - log(-t), t < 0
+        activation=lambda v: -torch.exp(-v),  # g_f(v) = -e^(-v)
+        conjugate_of_activation=lambda v: v - 1,
+        integrand=lambda lp, lq: lq.exp() * (lq - lp),  # q log(q/p)
+        optimal_critic=lambda lr: -torch.exp(-lr)),  # T* = -q/p
     FDivergence(
-        "pearson", "Pearson $\\chi^2$", lambda u: (u - 1) ** 2, lambda t: t**2 / 4 + t, lambda v: v,
-        lambda v: v**2 / 4 + v, lambda lp, lq: torch.exp(lq + 2 * _log_abs_expm1(lp - lq)),
-        lambda lr: 2 * torch.expm1(lr), (-math.inf, math.inf)),
+        name="pearson", label="Pearson $\\chi^2$", domain=(-math.inf, math.inf),
+        f=lambda u: (u - 1) ** 2,  # (u - 1)^2
+        conjugate=lambda t: t**2 / 4 + t,  # t^2/4 + t
+        activation=lambda v: v,  # g_f(v) = v
+        conjugate_of_activation=lambda v: v**2 / 4 + v,
+        integrand=lambda lp, lq: torch.exp(lq + 2 * _log_abs_expm1(lp - lq)),  # q (p/q - 1)^2
+        optimal_critic=lambda lr: 2 * torch.expm1(lr)),  # T* = 2 (p/q - 1)
     FDivergence(
-        "hellinger", "squared Hellinger", lambda u: (torch.sqrt(u) - 1) ** 2,
-        lambda t: _outside(t, t / (1 - t.clamp(max=1 - 1e-12)), 1.0), lambda v: -torch.expm1(-v),
-        lambda v: torch.expm1(v), lambda lp, lq: torch.exp(lq + 2 * _log_abs_expm1((lp - lq) / 2)),
-        lambda lr: -torch.expm1(-lr / 2), (-math.inf, 1.0)),
+        name="hellinger", label="squared Hellinger", domain=(-math.inf, 1.0),
+        f=lambda u: (torch.sqrt(u) - 1) ** 2,  # (sqrt(u) - 1)^2
+        conjugate=lambda t: _outside(t, t / (1 - t.clamp(max=1 - 1e-12)), 1.0),  # t / (1 - t), t < 1
+        activation=lambda v: -torch.expm1(-v),  # g_f(v) = 1 - e^(-v)
+        conjugate_of_activation=lambda v: torch.expm1(v),
+        integrand=lambda lp, lq: torch.exp(lq + 2 * _log_abs_expm1((lp - lq) / 2)),  # q (sqrt(p/q) - 1)^2
+        optimal_critic=lambda lr: -torch.expm1(-lr / 2)),  # T* = 1 - sqrt(q/p)
     FDivergence(
-        "js", "JS", lambda u: 0.5 * (torch.xlogy(u, u) - (u + 1) * torch.log((u + 1) / 2)),
-        lambda t: _outside(t, -0.5 * torch.log(2 - torch.exp(2 * t.clamp(max=LOG2 / 2))), LOG2 / 2),
-        lambda v: 0.5 * (LOG2 - F.softplus(-v)), lambda v: 0.5 * (F.softplus(v) - LOG2), _js_integrand,
-        lambda lr: 0.5 * (LOG2 - F.softplus(-lr)), (-math.inf, LOG2 / 2)),
+        name="js", label="JS", domain=(-math.inf, LOG2 / 2),
+        f=lambda u: 0.5 * (torch.xlogy(u, u) - (u + 1) * torch.log((u + 1) / 2)),  # (u log u - (u+1) log((u+1)/2)) / 2
+        conjugate=lambda t: _outside(t, -0.5 * torch.log(2 - torch.exp(2 * t.clamp(max=LOG2 / 2))), LOG2 / 2),
+        activation=lambda v: 0.5 * (LOG2 - F.softplus(-v)),  # g_f(v) = (log 2 - log(1 + e^(-v))) / 2
+        conjugate_of_activation=lambda v: 0.5 * (F.softplus(v) - LOG2),
+        integrand=_js_integrand,
+        optimal_critic=lambda lr: 0.5 * (LOG2 - F.softplus(-lr))),  # T* = (log 2 + log(p / (p + q))) / 2
     FDivergence(
-        "jeffrey", "Jeffrey", lambda u: (u - 1) * torch.log(u), _jeffrey_conjugate, lambda v: 1 + v - torch.exp(-v),
-        lambda v: torch.expm1(v) + v, lambda lp, lq: torch.exp(lq + _log_abs_expm1(lp - lq)) * (lp - lq).abs(),
-        lambda lr: lr - torch.expm1(-lr), (-math.inf, math.inf)),
+        name="jeffrey", label="Jeffrey", domain=(-math.inf, math.inf),
+        f=lambda u: (u - 1) * torch.log(u),  # (u - 1) log u
+        conjugate=_jeffrey_conjugate,  # through the Lambert W function
+        activation=lambda v: 1 + v - torch.exp(-v),  # g_f(v) = f'(e^v)
+        conjugate_of_activation=lambda v: torch.expm1(v) + v,
+        integrand=lambda lp, lq: torch.exp(lq + _log_abs_expm1(lp - lq)) * (lp - lq).abs(),  # (p - q) log(p/q)
+        optimal_critic=lambda lr: lr - torch.expm1(-lr)),  # T* = f'(p/q) = 1 + log(p/q) - q/p
 )}
 NAMES: tuple[str, ...] = tuple(DIVERGENCES)
 
@@ -130,32 +154,6 @@ def get(name: str | FDivergence) -> FDivergence:
     return DIVERGENCES[name]
 
 
-def gaussian_log_prob(x: Tensor, mu: float, sigma: float) -> Tensor:
-    """log N(x; mu, sigma^2) for x (n,), float64."""
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
-    x = torch.as_tensor(x, dtype=torch.float64)
-    return -0.5 * ((x - mu) / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
-
-
-def uniform_grid(lo: float, hi: float, n: int = 8001) -> Tensor:
-    """n equally spaced points (float64) from lo to hi, for :func:`divergence`."""
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi) or n < 3:
-        raise ValueError(f"need finite lo < hi and n >= 3 points, got lo={lo}, hi={hi}, n={n}")
-    return torch.linspace(lo, hi, n, dtype=torch.float64)
-
-
-def _check_grid(grid: Tensor) -> float:
-    """Validate a uniform grid; return its spacing."""
-    if not isinstance(grid, Tensor) or grid.ndim != 1 or grid.numel() < 3:
-        raise ValueError("grid must be a 1-D tensor of at least 3 points: use uniform_grid(lo, hi, n)")
-    steps = grid.diff()
-    h = float(steps.mean())
-    if not h > 0 or float((steps - h).abs().max()) > 1e-9 * max(1.0, float(grid.abs().max())):
-        raise ValueError("grid must be increasing and equally spaced: use uniform_grid(lo, hi, n)")
-    return h
-
-
 def _log_density_on(log_density: LogDensity | Tensor, grid: Tensor, which: str) -> Tensor:
     """The log-density on the grid: a callable's values there, or values (n,) already computed."""
     values = log_density if isinstance(log_density, Tensor) else log_density(grid)
@@ -167,27 +165,27 @@ def _log_density_on(log_density: LogDensity | Tensor, grid: Tensor, which: str) 
     return values
 
 
-def _integrate(values: Tensor, h: float, tail_tol: float) -> float:
-    """Trapezoid rule (spectrally accurate for smooth integrands that vanish at both ends); +inf when they don't."""
+def _integrate_to_the_tails(values: Tensor, grid: Tensor, tail_tol: float) -> float:
+    """Trapezoid integral of ``values`` over ``grid``; +inf when they overflow or have not died out at the ends."""
     if not bool(torch.isfinite(values).all()):  # overflow: the integrand itself is astronomically large
         return math.inf
-    total = float(h * (values.sum() - 0.5 * (values[0] + values[-1])))
-    edge = float(torch.maximum(values[0].abs(), values[-1].abs())) * h * values.numel()
+    total = quadrature.integrate(values, grid)
+    edge = float(torch.maximum(values[0].abs(), values[-1].abs())) * quadrature.spacing(grid) * values.numel()
     return math.inf if edge > tail_tol * max(abs(total), 1e-300) else total
 
 
 def divergence(name: str | FDivergence, log_p: LogDensity | Tensor, log_q: LogDensity | Tensor, grid: Tensor,
                tail_tol: float = 1e-9) -> float:
-    """D_f(P || Q) = ∫ q f(p/q) dx by quadrature on ``grid`` (from :func:`uniform_grid`).
+    """D_f(P || Q) = ∫ q f(p/q) dx by quadrature on ``grid`` (from :func:`labutils.exact.quadrature.grid`).
 
     log_p, log_q: callables mapping points (n,) to log-densities (n,), or those values on the grid.
     Returns +inf when the integrand overflows or has not died out at the ends of the grid (relative
     tolerance ``tail_tol``): the divergence is infinite (e.g. Pearson chi^2 when Q's tails are
     thinner than P's), or the grid is too narrow.
     """
-    div, h = get(name), _check_grid(grid)
+    div = get(name)
     values = div.integrand(_log_density_on(log_p, grid, "p"), _log_density_on(log_q, grid, "q"))
-    return max(_integrate(values, h, tail_tol), 0.0)
+    return max(_integrate_to_the_tails(values, grid, tail_tol), 0.0)
 
 
 def bound_by_quadrature(name: str | FDivergence, critic: Tensor, log_p: LogDensity | Tensor,
@@ -198,14 +196,14 @@ def bound_by_quadrature(name: str | FDivergence, critic: Tensor, log_p: LogDensi
     T = g_f(v) and f*(T) taken from ``conjugate_of_activation`` (finite even where g_f(v) rounds onto
     the domain's edge). For every T this is <= D_f(P || Q) (Fenchel-Young), with equality at T = f'(p/q).
     """
-    div, h = get(name), _check_grid(grid)
+    div = get(name)
     critic = torch.as_tensor(critic, dtype=torch.float64)
     if critic.shape != grid.shape:
         raise ValueError(f"critic must hold one value per grid point {tuple(grid.shape)}, got {tuple(critic.shape)}")
     lp, lq = _log_density_on(log_p, grid, "p"), _log_density_on(log_q, grid, "q")
     t, conj = (div.activation(critic), div.conjugate_of_activation(critic)) if raw else (critic, div.conjugate(critic))
     values = lp.exp() * t - lq.exp() * conj
-    return float(h * (values.sum() - 0.5 * (values[0] + values[-1])))
+    return quadrature.integrate(values, grid)
 
 
 def conjugate_numerically(f: Callable[[Tensor], Tensor], t: float, u_max: float = 1e6) -> float:
@@ -250,7 +248,7 @@ def fit_gaussian(name: str | FDivergence, log_p: LogDensity | Tensor, grid: Tens
 
     def objective(theta: np.ndarray) -> float:
         mu, log_sigma = float(theta[0]), float(theta[1])
-        return divergence(div, log_p_on_grid, lambda x: gaussian_log_prob(x, mu, math.exp(log_sigma)), grid)
+        return divergence(div, log_p_on_grid, lambda x: quadrature.gaussian_log_prob(x, mu, math.exp(log_sigma)), grid)
 
     best = None
     for mu0, sigma0 in starts:
@@ -259,38 +257,3 @@ def fit_gaussian(name: str | FDivergence, log_p: LogDensity | Tensor, grid: Tens
         if best is None or res.fun < best.fun:
             best = res
     return GaussianFit(div.name, float(best.x[0]), math.exp(float(best.x[1])), float(best.fun))
-
-
-class CriticBank(nn.Module):
-    """K independent critics R -> R evaluated together: v_k(x) = MLP_k(x) + a_k x + b_k x^2.
-
-    Each MLP has two tanh hidden layers of ``hidden`` units (initialised like ``nn.Linear``); it
-    shapes the log-ratio's bumps, while the quadratic skip (initialised at 0) follows its tails: the
-    log-ratio of two Gaussian-tailed densities grows like x^2, and a tanh network is bounded. The K
-    critics share no parameters; their weights are stacked (K, ...) and applied by batched matmuls.
-    """
-
-    def __init__(self, k: int, hidden: int, generator: torch.Generator | None = None):
-        super().__init__()
-        if k < 1 or hidden < 1:
-            raise ValueError(f"need k >= 1 critics of hidden >= 1 units, got k={k}, hidden={hidden}")
-
-        def uniform(*shape: int, fan_in: int) -> nn.Parameter:
-            return nn.Parameter((torch.rand(*shape, generator=generator) * 2 - 1) / math.sqrt(fan_in))
-
-        self.w1, self.b1 = uniform(k, 1, hidden, fan_in=1), uniform(k, 1, hidden, fan_in=1)
-        self.w2, self.b2 = uniform(k, hidden, hidden, fan_in=hidden), uniform(k, 1, hidden, fan_in=hidden)
-        self.w3, self.b3 = uniform(k, hidden, 1, fan_in=hidden), uniform(k, 1, 1, fan_in=hidden)
-        self.quadratic = nn.Parameter(torch.zeros(k, 2))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """x: (B,) points shared by all critics, or (K, B), one row per critic -> raw outputs v (K, B)."""
-        k = self.w1.shape[0]
-        if x.ndim == 1:
-            x = x.expand(k, -1)
-        if x.ndim != 2 or x.shape[0] != k:
-            raise ValueError(f"x must have shape (B,) or ({k}, B), got {tuple(x.shape)}")
-        h = torch.tanh(torch.baddbmm(self.b1, x[..., None], self.w1))
-        h = torch.tanh(torch.baddbmm(self.b2, h, self.w2))
-        v = torch.baddbmm(self.b3, h, self.w3)[..., 0]
-        return v + self.quadratic[:, :1] * x + self.quadratic[:, 1:] * x**2

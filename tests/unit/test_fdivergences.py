@@ -1,4 +1,4 @@
-"""labutils.divergences: generators, conjugates, activations, quadrature, the Gaussian fits, the critic bank."""
+"""labutils.exact.fdivergences: generators, conjugates, activations, quadrature, the Gaussian fits, the critic bank."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ import pytest
 import torch
 from scipy import optimize, special
 
-from labutils import divergences as dv
-from labutils import toy
+from labutils import nets, toy
+from labutils.exact import fdivergences as dv
+from labutils.exact import quadrature
 
-GRID = dv.uniform_grid(-30.0, 30.0, 12001)
+GRID = quadrature.grid(-30.0, 30.0, 12001)
 RNG = np.random.default_rng(0)
 RATIOS = torch.tensor(np.exp(RNG.uniform(-4, 4, 12)), dtype=torch.float64)  # density ratios in (0.02, 55)
 
 
 def gauss(mu: float, sigma: float):
-    return lambda x: dv.gaussian_log_prob(x, mu, sigma)
+    return lambda x: quadrature.gaussian_log_prob(x, mu, sigma)
 
 
 def kl_gauss(m1: float, s1: float, m2: float, s2: float) -> float:
@@ -110,7 +111,7 @@ def test_quadrature_matches_gaussian_closed_forms(m1, s1, m2, s2):
 
 def test_quadrature_is_stable_in_far_tails():
     """Means 30 apart: p/q reaches e^450 on the grid; the log-space integrands do not overflow."""
-    grid = dv.uniform_grid(-20.0, 50.0, 14001)
+    grid = quadrature.grid(-20.0, 50.0, 14001)
     assert dv.divergence("kl", gauss(0, 1), gauss(30, 1), grid) == pytest.approx(450.0, rel=1e-10)
     assert dv.divergence("js", gauss(0, 1), gauss(30, 1), grid) == pytest.approx(math.log(2), abs=1e-12)
     assert dv.divergence("hellinger", gauss(0, 1), gauss(30, 1), grid) == pytest.approx(2.0, abs=1e-12)
@@ -118,7 +119,7 @@ def test_quadrature_is_stable_in_far_tails():
 
 @pytest.mark.parametrize("name", dv.NAMES)
 def test_variational_bound_is_tight_at_the_optimal_critic_and_below_elsewhere(name):
-    p, q, grid = gauss(0.5, 0.8), gauss(0.0, 1.0), dv.uniform_grid(-12, 12, 6001)
+    p, q, grid = gauss(0.5, 0.8), gauss(0.0, 1.0), quadrature.grid(-12, 12, 6001)
     exact = dv.divergence(name, p, q, grid)
     best = dv.get(name).optimal_critic(p(grid) - q(grid))
     assert dv.bound_by_quadrature(name, best, p, q, grid) == pytest.approx(exact, abs=1e-9)
@@ -133,7 +134,7 @@ def test_kl_fit_of_a_mixture_is_moment_matching():
     mix = toy.mixture_1d([0.7, 0.3], [-1.0, 2.0], [0.8, 0.4])
     mean = 0.7 * -1.0 + 0.3 * 2.0
     var = 0.7 * (0.8**2 + 1.0) + 0.3 * (0.4**2 + 4.0) - mean**2
-    grid = dv.uniform_grid(-15, 15, 6001)
+    grid = quadrature.grid(-15, 15, 6001)
     fit = dv.fit_gaussian("kl", mix.log_prob, grid, [(0.0, 1.0)])
     assert fit.mu == pytest.approx(mean, abs=1e-4) and fit.sigma == pytest.approx(math.sqrt(var), abs=1e-4)
 
@@ -141,7 +142,7 @@ def test_kl_fit_of_a_mixture_is_moment_matching():
 def test_reverse_kl_fit_needs_the_right_start():
     """Reverse KL has a local minimum at each mode: multi-start finds the heavier one."""
     mix = toy.mixture_1d([0.7, 0.3], [-2.0, 2.0], [0.5, 0.5])
-    grid = dv.uniform_grid(-12, 12, 6001)
+    grid = quadrature.grid(-12, 12, 6001)
     light = dv.fit_gaussian("reverse_kl", mix.log_prob, grid, [(2.0, 0.5)])
     both = dv.fit_gaussian("reverse_kl", mix.log_prob, grid, [(2.0, 0.5), (-2.0, 0.5)])
     assert light.mu == pytest.approx(2.0, abs=0.05) and both.mu == pytest.approx(-2.0, abs=0.05)
@@ -149,7 +150,7 @@ def test_reverse_kl_fit_needs_the_right_start():
 
 
 def test_critic_bank_shapes_and_independence():
-    bank = dv.CriticBank(3, 8, torch.Generator().manual_seed(0))
+    bank = nets.CriticBank(3, 8, torch.Generator().manual_seed(0))
     x = torch.randn(5)
     assert bank(x).shape == (3, 5) and bank(torch.randn(3, 5)).shape == (3, 5)
     bank(x)[1].sum().backward()
@@ -164,9 +165,9 @@ def test_bad_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="density ratios u >= 0"):
         dv.get("kl").generator(torch.tensor([-0.5, 1.0]))
     with pytest.raises(ValueError, match="sigma must be positive"):
-        dv.gaussian_log_prob(torch.zeros(3), 0.0, 0.0)
+        quadrature.gaussian_log_prob(torch.zeros(3), 0.0, 0.0)
     with pytest.raises(ValueError, match="lo < hi"):
-        dv.uniform_grid(1.0, -1.0)
+        quadrature.grid(1.0, -1.0)
     with pytest.raises(ValueError, match="equally spaced"):
         dv.divergence("kl", gauss(0, 1), gauss(0, 1), torch.tensor([0.0, 1.0, 3.0], dtype=torch.float64))
     with pytest.raises(ValueError, match="log_q must map the grid"):
@@ -178,4 +179,4 @@ def test_bad_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="starts must be a non-empty list"):
         dv.fit_gaussian("kl", gauss(0, 1), GRID, [(0.0, -1.0)])
     with pytest.raises(ValueError, match="x must have shape"):
-        dv.CriticBank(2, 4)(torch.zeros(3, 4))
+        nets.CriticBank(2, 4)(torch.zeros(3, 4))

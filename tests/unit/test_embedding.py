@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from labutils import embed
-from labutils.metrics_embedding import knn_accuracy, sammon_stress, trustworthiness
+from labutils.embedding import sammon as embed
+from labutils.embedding.quality import knn_accuracy, sammon_stress, trustworthiness
 
 EPS64 = torch.finfo(torch.float64).eps
 

@@ -1,10 +1,11 @@
-"""Training loops: ``fit`` for reconstruction models (AE, VAE), ``fit_gan`` for GANs.
+"""Training loops: ``fit`` for reconstruction models (AE, VAE, classifiers), ``fit_gan`` for GANs.
 
 Both show a ``tqdm.auto`` bar with the live loss, return a :class:`History`, checkpoint atomically
 (model, optimiser and RNG state) and resume bit-identically on the CPU, turn Ctrl-C into "return
 what we have", and stop on a NaN/inf loss naming the step. A finished checkpoint is a cache: with
-``checkpoint=checkpoint.cache_path(name, config)`` re-running an unchanged notebook loads instead of
-training. The loss itself is the caller's function, so the objective stays in the notebook.
+``cache="03-vae"`` re-running an unchanged notebook loads instead of training, and any change of
+settings, networks, loss source or training code trains again (:mod:`labutils.train.checkpoint`).
+The loss itself is the caller's function, so the objective stays in the notebook.
 """
 
 from __future__ import annotations
@@ -19,39 +20,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from labutils import checkpoint as ckpt
 from labutils.data import batches
+from labutils.train.checkpoint import Resumable, cache_file, describe
+from labutils.train.history import History
 
 Loss = torch.Tensor | Mapping[str, torch.Tensor]
-
-
-class History:
-    """Logged rows (one dict per epoch or logging interval) plus snapshots ``(step, value)``."""
-
-    def __init__(self, rows: list[dict[str, float]] | None = None, snapshots: list | None = None):
-        self.rows = rows or []
-        self.snapshots: list[tuple[int, Any]] = [tuple(s) for s in (snapshots or [])]
-        self.interrupted = False
-        self.from_cache = False
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, key: str) -> list[float]:
-        """A column: ``history["loss"]`` is the list of logged losses."""
-        if not self.rows or key not in self.rows[-1]:
-            raise KeyError(f"history has no column {key!r}; columns: {list(self.rows[-1]) if self.rows else []}")
-        return [r.get(key, float("nan")) for r in self.rows]
-
-    @property
-    def last(self) -> dict[str, float]:
-        return self.rows[-1] if self.rows else {}
-
-    def frame(self):
-        """The rows as a pandas DataFrame (a table for the notebook)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows)
 
 
 def _as_dict(out: Loss) -> dict[str, torch.Tensor]:
@@ -61,12 +34,11 @@ def _as_dict(out: Loss) -> dict[str, torch.Tensor]:
     return d
 
 
-def _check_finite(values: list[torch.Tensor], first_step: int, what: str, path: Path | None) -> None:
+def _check_finite(values: list[torch.Tensor], first_step: int, what: str, kept: str) -> None:
     """Raise if any logged value is NaN/inf, naming the (1-based) step; ``values[0]`` is step ``first_step``."""
     finite = torch.isfinite(torch.stack(values))
     if not bool(finite.all()):
         bad = first_step + int((~finite).nonzero()[0])
-        kept = f"; the last good checkpoint is kept at {path}" if path else ""
         raise FloatingPointError(
             f"{what} became {float(torch.stack(values)[bad - first_step])} at step {bad}{kept}. "
             "Try a lower learning rate, gradient clipping, or check the loss for log(0)/division by zero."
@@ -83,10 +55,20 @@ def _device_of(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
+def _resumable(cache: str | None, checkpoint: str | Path | None, description: dict[str, str],
+               models: Mapping[str, nn.Module], optims: Mapping[str, torch.optim.Optimizer],
+               gen: torch.Generator) -> Resumable:
+    """Where the run is saved: ``checkpoint`` (a path) or the cache file named by ``cache`` and the description."""
+    if cache is not None and checkpoint is not None:
+        raise ValueError("pass cache='name' (a file per run description) or checkpoint=path, not both")
+    path = cache_file(cache, description) if cache is not None else checkpoint
+    return Resumable(path, description, models, optims, gen)
+
+
 def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]], Loss],
         data: torch.Tensor | Sequence[torch.Tensor], *, epochs: int, batch_size: int = 128, lr: float = 1e-3,
-        optimizer: torch.optim.Optimizer | None = None, seed: int = 0, checkpoint: str | Path | None = None,
-        checkpoint_every: float = 60.0, config: Mapping[str, Any] | None = None,
+        optimizer: torch.optim.Optimizer | None = None, seed: int = 0, cache: str | None = None,
+        checkpoint: str | Path | None = None, checkpoint_every: float = 60.0, config: Mapping[str, Any] | None = None,
         on_epoch: Callable[[int, nn.Module], Any] | None = None, amp: bool = True, progress: bool = True,
         desc: str = "fit") -> History:
     """Minimise ``loss_fn(model, batch)`` over minibatches of ``data`` for ``epochs`` epochs.
@@ -96,23 +78,21 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]
     ``"loss"`` (the other entries are logged as epoch means). Default optimiser: Adam(lr).
     ``on_epoch(epoch, model)`` runs after each epoch (epoch 1..epochs); what it returns, if not None,
     is kept in ``history.snapshots`` and in the checkpoint (tensors, numbers, dicts).
-    The checkpoint is written after the last epoch and after any epoch ending ``checkpoint_every``
-    seconds or more after the previous write (a write costs ~10-40 ms: per epoch it would slow
-    short epochs measurably, see benchmarks/RESULTS.md).
+    ``cache="name"`` trains once and loads afterwards (file named by ``name`` and the run description:
+    ``config`` holds what the description cannot see, such as a data fingerprint); ``checkpoint=path``
+    saves to and resumes from a fixed file instead. The checkpoint is written after the last epoch
+    and after any epoch ending ``checkpoint_every`` seconds or more after the previous write (a write
+    costs ~10-40 ms: per epoch it would slow short epochs measurably, see benchmarks/RESULTS.md).
     """
     device = _device_of(model)
     tensors = tuple(t.to(device) for t in ((data,) if isinstance(data, torch.Tensor) else data))
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    desc_ = ckpt.describe({**(config or {}), "loop": "fit", "epochs": epochs, "batch_size": batch_size,
-                           "seed": seed, "optimizer": repr(opt)}, {"model": model})
-    hist, start = History(), 0
-    if checkpoint is not None and (state := ckpt.load_checked(checkpoint, desc_)) is not None:
-        model.load_state_dict(state["models"]["model"])
-        opt.load_state_dict(state["optims"]["opt"])
-        ckpt.set_rng_state(state["rng"], gen)
-        hist, start = History(state["history"], state["snapshots"]), state["step"]
-        hist.from_cache = start >= epochs
+    run = describe({**(config or {}), "loop": "fit", "epochs": epochs, "batch_size": batch_size,
+                    "seed": seed, "optimizer": repr(opt)}, {"model": model}, {"loss_fn": loss_fn})
+    saver = _resumable(cache, checkpoint, run, {"model": model}, {"opt": opt}, gen)
+    hist, start = saver.restore()
+    hist.from_cache = start >= epochs
     n_batches = -(-tensors[0].shape[0] // batch_size)
     last_save = time.perf_counter()
     bar = tqdm(total=epochs * n_batches, initial=start * n_batches, desc=desc, disable=not progress)
@@ -130,23 +110,19 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]
                 for k, v in out.items():
                     sums[k] = sums.get(k, 0.0) + v.detach().float()
                 bar.update(1)
-            _check_finite(losses, (epoch - 1) * n_batches + 1, "the loss", Path(checkpoint) if checkpoint else None)
+            _check_finite(losses, (epoch - 1) * n_batches + 1, "the loss", saver.kept())
             row = {"epoch": epoch, **{k: float(v) / len(losses) for k, v in sums.items()},
                    "seconds": time.perf_counter() - t0}
             hist.rows.append(row)
             bar.set_postfix(loss=f"{row['loss']:.4g}")
             if on_epoch is not None and (snap := on_epoch(epoch, model)) is not None:
                 hist.snapshots.append((epoch, snap))
-            if checkpoint is not None and (epoch == epochs or time.perf_counter() - last_save >= checkpoint_every):
+            if epoch == epochs or time.perf_counter() - last_save >= checkpoint_every:
                 last_save = time.perf_counter()
-                ckpt.save_atomic({"fingerprint": ckpt.fingerprint(desc_), "description": desc_, "step": epoch,
-                                  "models": {"model": model.state_dict()}, "optims": {"opt": opt.state_dict()},
-                                  "rng": ckpt.rng_state(gen), "history": hist.rows,
-                                  "snapshots": [list(s) for s in hist.snapshots]}, checkpoint)
+                saver.save(epoch, hist)
     except KeyboardInterrupt:
         hist.interrupted = True
-        print(f"interrupted after {len(hist.rows)} epochs: returning the history so far"
-              + (f"; the last checkpoint is kept at {checkpoint}" if checkpoint else ""))
+        print(f"interrupted after {len(hist.rows)} epochs: returning the history so far{saver.kept()}")
     finally:
         bar.close()
     model.eval()
@@ -177,7 +153,7 @@ def fit_gan(G: nn.Module, D: nn.Module, real, *, d_loss: Callable[..., Loss], g_
             after_d_step: Callable[[nn.Module], None] | None = None,
             log_every: int = 50, snapshot_every: int | None = None,
             on_snapshot: Callable[[int, nn.Module], Any] | None = None,
-            checkpoint: str | Path | None = None, checkpoint_every: int = 500,
+            cache: str | None = None, checkpoint: str | Path | None = None, checkpoint_every: int = 500,
             config: Mapping[str, Any] | None = None, amp: bool = True, progress: bool = True,
             desc: str = "GAN") -> History:
     """The lecture's algorithm: per step, ``k`` discriminator updates, then one generator update.
@@ -189,30 +165,18 @@ def fit_gan(G: nn.Module, D: nn.Module, real, *, d_loss: Callable[..., Loss], g_
     ``after_d_step(D)`` runs after each D update (e.g. WGAN weight clipping). History rows are means
     over ``log_every`` steps; ``on_snapshot(step, G)`` runs at step 0 and every ``snapshot_every``
     steps, and what it returns is kept (also in the checkpoint, so a cached run still has them).
+    ``cache``/``checkpoint``/``config``: as in :func:`fit` (checkpoints every ``checkpoint_every`` steps).
     """
     device = _device_of(G)
-    generate = generate or (lambda G_, z, _real: G_(z))
     sample_real = _real_sampler(real, device)
     gen = torch.Generator().manual_seed(seed)
-    desc_ = ckpt.describe({**(config or {}), "loop": "fit_gan", "steps": steps, "batch_size": batch_size,
-                           "k": k, "z_dim": z_dim, "seed": seed, "opt_g": repr(opt_g), "opt_d": repr(opt_d)},
-                          {"G": G, "D": D})
-    hist, start = History(), 0
-    if checkpoint is not None and (state := ckpt.load_checked(checkpoint, desc_)) is not None:
-        G.load_state_dict(state["models"]["G"])
-        D.load_state_dict(state["models"]["D"])
-        opt_g.load_state_dict(state["optims"]["G"])
-        opt_d.load_state_dict(state["optims"]["D"])
-        ckpt.set_rng_state(state["rng"], gen)
-        hist, start = History(state["history"], state["snapshots"]), state["step"]
-        hist.from_cache = start >= steps
-
-    def save(step: int) -> None:
-        ckpt.save_atomic({"fingerprint": ckpt.fingerprint(desc_), "description": desc_, "step": step,
-                          "models": {"G": G.state_dict(), "D": D.state_dict()},
-                          "optims": {"G": opt_g.state_dict(), "D": opt_d.state_dict()},
-                          "rng": ckpt.rng_state(gen), "history": hist.rows,
-                          "snapshots": [list(s) for s in hist.snapshots]}, checkpoint)
+    run = describe({**(config or {}), "loop": "fit_gan", "steps": steps, "batch_size": batch_size,
+                    "k": k, "z_dim": z_dim, "seed": seed, "opt_g": repr(opt_g), "opt_d": repr(opt_d)},
+                   {"G": G, "D": D},
+                   {"d_loss": d_loss, "g_loss": g_loss, "generate": generate, "after_d_step": after_d_step})
+    saver = _resumable(cache, checkpoint, run, {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, gen)
+    hist, start = saver.restore()
+    hist.from_cache = start >= steps
 
     def snapshot(step: int) -> None:
         if on_snapshot is not None and snapshot_every and step % snapshot_every == 0:
@@ -226,6 +190,7 @@ def fit_gan(G: nn.Module, D: nn.Module, real, *, d_loss: Callable[..., Loss], g_
     def noise() -> torch.Tensor:
         return torch.randn(batch_size, z_dim, generator=gen).to(device)
 
+    generate = generate or (lambda G_, z, _real: G_(z))
     if start == 0:
         snapshot(0)
     bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress)
@@ -256,21 +221,20 @@ def fit_gan(G: nn.Module, D: nn.Module, real, *, d_loss: Callable[..., Loss], g_
                     window.setdefault(prefix + name, []).append(v.detach().float())
             bar.update(1)
             if step % log_every == 0 or step == steps:
-                first, kept = step - len(window["d_loss"]) + 1, Path(checkpoint) if checkpoint else None
-                _check_finite(window["d_loss"], first, "the discriminator loss", kept)
-                _check_finite(window["g_loss"], first, "the generator loss", kept)
+                first = step - len(window["d_loss"]) + 1
+                _check_finite(window["d_loss"], first, "the discriminator loss", saver.kept())
+                _check_finite(window["g_loss"], first, "the generator loss", saver.kept())
                 row = {"step": step, **{n: float(torch.stack(v).mean()) for n, v in window.items()},
                        "seconds": time.perf_counter() - t0}
                 hist.rows.append(row)
                 bar.set_postfix(d=f"{row['d_loss']:.3g}", g=f"{row['g_loss']:.3g}")
                 window = {}
             snapshot(step)
-            if checkpoint is not None and (step % checkpoint_every == 0 or step == steps):
-                save(step)
+            if step % checkpoint_every == 0 or step == steps:
+                saver.save(step, hist)
     except KeyboardInterrupt:
         hist.interrupted = True
-        print(f"interrupted: returning the history so far ({len(hist.rows)} rows)"
-              + (f"; the last checkpoint is kept at {checkpoint}" if checkpoint else ""))
+        print(f"interrupted: returning the history so far ({len(hist.rows)} rows){saver.kept()}")
     finally:
         bar.close()
     G.eval()

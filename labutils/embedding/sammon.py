@@ -25,10 +25,10 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from labutils.arrays import points
 from labutils.device import pick_device
 
 STOP_REASONS = ("tolerance", "max_iter", "no_descent", "zero_stress")
@@ -50,22 +50,6 @@ class SammonResult:
     n_iter: int = 0
     stop_reason: str = ""
     n_unique: int = 0
-
-
-def as_points(X, name: str = "X") -> torch.Tensor:
-    """``X`` as a float64 CPU tensor (N, D) after checking it is 2-D, has >= 3 rows and is finite."""
-    t = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X).detach().cpu().double()
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (N points, D features), got shape {tuple(t.shape)}: "
-                         f"pass one row per point, e.g. {name}.reshape(len({name}), -1) for images "
-                         f"or {name}.reshape(-1, 1) for a list of numbers")
-    if t.shape[0] < 3:
-        raise ValueError(f"{name} has {t.shape[0]} points; a map needs at least 3 distinct points "
-                         f"(with 2 the distance is preserved trivially): pass more points")
-    if not torch.isfinite(t).all():
-        bad = (~torch.isfinite(t)).any(dim=1).nonzero().flatten()[:5].tolist()
-        raise ValueError(f"{name} contains NaN or infinite values (rows {bad}...): drop or impute those rows first")
-    return t
 
 
 def pairwise_distances(X: torch.Tensor) -> torch.Tensor:
@@ -103,7 +87,7 @@ def _initial_map(init, X: torch.Tensor, n_components: int, generator: torch.Gene
         return scale * torch.randn(X.shape[0], n_components, generator=generator, dtype=torch.float64)
     if isinstance(init, str):
         raise ValueError(f"unknown init {init!r}: use 'pca', 'random' or an (N, n_components) array")
-    Y0 = as_points(init, "init")
+    Y0 = points(init, "init", min_rows=3)
     if tuple(Y0.shape) != (X.shape[0], n_components):
         raise ValueError(f"init has shape {tuple(Y0.shape)}, expected (N, n_components) = {(X.shape[0], n_components)}")
     return Y0
@@ -228,7 +212,7 @@ def sammon(X, n_components: int = 2, *, init="pca", max_iter: int = 500, tol: fl
         raise ValueError(f"n_components must be a positive int, got {n_components!r}")
     if max_iter < 0 or max_halves < 1 or tol < 0:
         raise ValueError(f"need max_iter >= 0, max_halves >= 1, tol >= 0; got {max_iter}, {max_halves}, {tol}")
-    X = as_points(X)
+    X = points(X, min_rows=3)
     dev = pick_device(None if device is None else str(device))
     unique, inverse, counts = torch.unique(X, dim=0, return_inverse=True, return_counts=True)
     if len(unique) < 3:

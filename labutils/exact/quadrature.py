@@ -1,4 +1,7 @@
-"""Exact 1-D divergences by quadrature: densities tabulated on a uniform grid, integrated by the trapezoid rule.
+"""Exact 1-D integrals: densities tabulated on a uniform grid, integrated by the trapezoid rule.
+
+The one grid (:func:`grid`), the one integrator (:func:`integrate`) and the one Gaussian log-density
+(:func:`gaussian_log_prob`) of labutils; :mod:`labutils.exact.fdivergences` builds on them.
 
 In one dimension a density is a vector of its values on a grid ``x`` (float64, (G,)), so KL, JSD and
 the GAN value V(G, D) become sums and can be computed to many digits, next to what a network
@@ -40,6 +43,15 @@ def spacing(x: Array) -> float:
     if h <= 0 or float((steps - h).abs().max()) > _UNIFORM_RTOL * h:
         raise ValueError("x must be an increasing, equally spaced grid: build it with quadrature.grid(lo, hi, n)")
     return h
+
+
+def gaussian_log_prob(x: Array, mu: float | Array, sigma: float | Array) -> Array:
+    """log N(x; mu, sigma^2), elementwise with broadcasting (float64): the one Gaussian log-density of labutils."""
+    sigma = torch.as_tensor(sigma, dtype=torch.float64)
+    if not bool((sigma > 0).all()):
+        raise ValueError(f"sigma must be positive, got {sigma.tolist()}")
+    x = torch.as_tensor(x, dtype=torch.float64)
+    return -0.5 * ((x - mu) / sigma) ** 2 - torch.log(sigma) - 0.5 * math.log(2 * math.pi)  # -z²/2 - log(σ√(2π))
 
 
 def _on_grid(values: Array, x: Array, name: str) -> Array:

@@ -12,19 +12,9 @@ import numpy as np
 import ot
 import torch
 
+from labutils.arrays import points
+
 ArrayLike = torch.Tensor | np.ndarray
-
-
-def _points(x: ArrayLike, name: str) -> np.ndarray:
-    """``x`` as a float64 NumPy array (n, d); (n,) is read as n points on the line."""
-    arr = x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty array of points (n, d) or (n,), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds NaN or infinite values: drop or fix them before computing a distance")
-    return arr
 
 
 def _weights(w: ArrayLike | None, n: int, name: str) -> np.ndarray:
@@ -41,7 +31,7 @@ def _weights(w: ArrayLike | None, n: int, name: str) -> np.ndarray:
 
 def cost_matrix(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """Euclidean ground cost ||x_i - y_j||_2: x (n, d), y (m, d) → (n, m) float64."""
-    xs, ys = _points(x, "x"), _points(y, "y")
+    xs, ys = points(x, "x", line=True).numpy(), points(y, "y", line=True).numpy()
     if xs.shape[1] != ys.shape[1]:
         raise ValueError(f"x and y must live in the same space, got dimensions {xs.shape[1]} and {ys.shape[1]}")
     return ot.dist(xs, ys, metric="euclidean")
@@ -79,7 +69,7 @@ def wasserstein_1d(x: ArrayLike, y: ArrayLike, a: ArrayLike | None = None, b: Ar
     x: (n,) or (n, 1), y: (m,) or (m, 1) points; a, b: weights (uniform when None). With equal sizes and
     uniform weights this is mean |sort(x) - sort(y)|.
     """
-    xs, ys = _points(x, "x"), _points(y, "y")
+    xs, ys = points(x, "x", line=True).numpy(), points(y, "y", line=True).numpy()
     if xs.shape[1] != 1 or ys.shape[1] != 1:
         raise ValueError(f"wasserstein_1d takes points on the line, got dimensions {xs.shape[1]} and {ys.shape[1]}; "
                          "use wasserstein_exact for points in several dimensions")
