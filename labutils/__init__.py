@@ -4,7 +4,8 @@ What the labs import: ``session`` (:func:`start`), ``profiles``, ``device``, ``d
 nearest neighbours), ``toy`` (targets with exact densities), ``nets`` (MLPs, the autoencoder and VAE,
 critic banks), ``losses`` (GAN-family losses and fit_gan pairs), ``train`` (fit, fit_gan, checkpoints,
 caches), ``modes`` (mode coverage), ``vae`` (the IWAE bound), ``embedding`` (Sammon; map quality),
-``plot``, ``results``; plus ``arrays`` and ``files``, their shared input coercion and atomic writer.
+``plot``, ``results`` (headline numbers), ``checks`` (:func:`check`: a claim asserted and recorded);
+plus ``arrays`` and ``files``, their shared input coercion and atomic writer.
 
 Exact reference maths for the checks: ``exact`` (quadrature, f-divergences, optimal transport).
 
@@ -15,7 +16,8 @@ A notebook starts with :func:`labutils.start`, which resolves the profile, seeds
 device and prints the one-line environment report.
 """
 
+from labutils.checks import check
 from labutils.session import start
 
-__all__ = ["start"]
+__all__ = ["check", "start"]
 __version__ = "0.1.0"

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from labutils.files import atomic_write
 
 BUILD_ENV = "GENLABS_BUILD"
+CHECKS_KEY, PROFILE_KEY = "checks", "profile"
 _notebook: str | None = None
 
 
@@ -64,15 +65,32 @@ def results_path(notebook: str | None = None) -> Path:
     return build_dir() / "results" / f"{notebook or current_notebook()}.json"
 
 
-def record(name: str, value: Any) -> Any:
-    """Store ``value`` under ``name`` in ``build/results/<notebook>.json`` and return it."""
+def _update(change: Callable[[dict[str, Any]], None]) -> None:
     path = results_path()
     data = json.loads(path.read_text()) if path.is_file() else {}
-    data[name] = _jsonable(value)
+    change(data)
     with atomic_write(path, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
         f.write("\n")
+
+
+def record(name: str, value: Any) -> Any:
+    """Store ``value`` under ``name`` in ``build/results/<notebook>.json`` and return it."""
+    if name in (CHECKS_KEY, PROFILE_KEY):
+        raise ValueError(f"{name!r} is reserved: pick another name")
+    _update(lambda data: data.__setitem__(name, _jsonable(value)))
     return value
+
+
+def record_check(name: str, entry: Mapping[str, Any]) -> None:
+    """Store a claim's numbers under ``"checks"`` (see :func:`labutils.checks.check`, which calls this)."""
+    _update(lambda data: data.setdefault(CHECKS_KEY, {}).__setitem__(name, _jsonable(entry)))
+
+
+def start_run(profile: str) -> None:
+    """A fresh, empty results file for the current notebook, stamped with its profile (``labutils.start``)."""
+    results_path().unlink(missing_ok=True)  # a fresh run records afresh: no stale value survives it
+    _update(lambda data: data.__setitem__(PROFILE_KEY, profile))
 
 
 def load(notebook: str) -> dict[str, Any]:

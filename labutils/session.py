@@ -36,8 +36,8 @@ def start(
             raise ValueError(f"threads={threads}: give a positive number of CPU threads, or None for torch's default")
         torch.set_num_threads(threads)
     results.set_notebook(notebook)
-    results.results_path().unlink(missing_ok=True)  # a fresh run records afresh: no stale value survives it
     cfg = profiles.resolve(profile, ci=ci or {}, full=full or {})
+    results.start_run(cfg.profile)
     cfg.seed = seed
     cfg.generator = _device.seed_everything(seed, deterministic=deterministic)
     cfg.device = _device.pick_device(device)

@@ -4,8 +4,13 @@ Committed notebooks keep outputs only in cells marked ``# NBVAL_CHECK_OUTPUT``; 
 the references that the tests compare, after the substitutions of ``tests/nbval_sanitize.cfg``
 (nbval's file format and stream handling), with a fresh CI-profile execution.
 
+Each run also writes its checks (``labutils.check``) to ``build/results/<notebook>.json``; ``verify``
+compares them with the committed numeric reference of the profile (:mod:`labutils.tools.references`).
+
     python -m labutils.notebooks run [--profile ci|full] [--out build/notebooks] [NOTEBOOK ...]
-    python -m labutils.notebooks refs NOTEBOOK ...      # execute in CI profile, store checked outputs
+    python -m labutils.notebooks refs NOTEBOOK ...      # execute in CI profile, store checked outputs + reference
+    python -m labutils.notebooks refs --profile full NOTEBOOK ...   # reference from the last full run in build/
+    python -m labutils.notebooks verify [--profile ci|full] NOTEBOOK ...   # table: name, reference, fresh, tol
     python -m labutils.notebooks strip NOTEBOOK ...     # drop every unchecked output in place
 """
 
@@ -21,7 +26,11 @@ from pathlib import Path
 
 import nbformat
 
+from labutils.tools import references
+
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+CHECK_LINE = re.compile(r"^check [^:]+:.*$", re.MULTILINE)  # printed by labutils.check: numbers go to verify
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|\b(?:nan|inf)\b")
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 SANITIZE_FILE = REPO / "tests" / "nbval_sanitize.cfg"
@@ -93,17 +102,24 @@ def _sanitize_patterns() -> list[tuple[str, str]]:
     return get_sanitize_patterns(SANITIZE_FILE.read_text()) if SANITIZE_FILE.is_file() else []
 
 
+def _mask_numbers(line: re.Match) -> str:
+    name, rest = line.group(0).split(":", 1)
+    return f"{name}:{NUMBER.sub('#', rest)}"
+
+
 def comparable(outputs) -> list[tuple[str, str]]:
     """Outputs as (kind, sanitized text), the way nbval --nbval-lax compares a checked cell.
 
     Streams of one name are joined (and ``\\r``/``\\b`` applied, by nbval's own function); images and
-    widget views are not compared; errors compare by exception name.
+    widget views are not compared; errors compare by exception name. The numbers of ``check ...:`` lines
+    are masked: the numeric regression (``verify``) compares them, within their tolerances.
     """
     from nbval.plugin import coalesce_streams
 
     patterns = _sanitize_patterns()
 
     def clean(s: str) -> str:
+        s = CHECK_LINE.sub(_mask_numbers, s)
         for regex, repl in patterns:
             s = re.sub(regex, repl, s)
         return s
@@ -154,35 +170,58 @@ def refresh(path: Path, out_dir: Path) -> nbformat.NotebookNode:
     return stripped
 
 
+def regression_problems(path: Path, executed: nbformat.NotebookNode, profile: str = "ci") -> list[str]:
+    """Everything ``make test`` holds against a fresh run of ``path``: checked outputs and numeric checks."""
+    from labutils.results import load
+
+    problems = compare(executed, nbformat.read(path, as_version=4))
+    try:
+        rows = references.verify(path.stem, profile, load(path.stem))
+    except (FileNotFoundError, ValueError) as err:
+        return [*problems, str(err)]
+    bad = [r for r in rows if not r.ok]
+    if bad:
+        problems.append(f"numeric checks of {path.stem} against {references.reference_path(path.stem, profile)}:\n"
+                        + references.table(bad))
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labutils.notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "refs", "strip"])
+    parser.add_argument("command", choices=["run", "refs", "strip", "verify"])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/NN_*.ipynb")
     parser.add_argument("--profile", default="ci", choices=["ci", "full"])
     parser.add_argument("--out", type=Path, default=None, help="folder for executed copies")
     args = parser.parse_intermixed_args(argv)
     paths = [p.resolve() for p in args.notebooks] or lab_notebooks()
-    from labutils.results import build_dir
+    from labutils.results import build_dir, load
 
     out = args.out or build_dir() / ("notebooks" if args.command == "run" else "refs")
     failed = []
     for path in paths:
         t0 = time.perf_counter()
-        if args.command == "strip":
-            nbformat.write(strip(nbformat.read(path, as_version=4)), path)
-            continue
         try:
+            if args.command == "strip":
+                nbformat.write(strip(nbformat.read(path, as_version=4)), path)
+                continue
+            if args.command == "verify":
+                rows = references.verify(path.stem, args.profile, load(path.stem))
+                print(f"{path.stem} ({args.profile} profile)\n{references.table(rows)}\n")
+                if not all(r.ok for r in rows):
+                    failed.append(path.name)
+                continue
             if args.command == "run":
                 execute(path, out / path.name, profile=args.profile)
-            else:
+            elif args.profile == "ci":
                 refresh(path, out)
+            written = references.write(path.stem, args.profile, load(path.stem)) if args.command == "refs" else None
         except Exception as err:  # report every notebook, then fail
             failed.append(path.name)
             print(f"FAILED {path.name}: {type(err).__name__}: {str(err)[:2000]}", file=sys.stderr)
             continue
-        print(f"{args.command} {path.name} ({args.profile if args.command == 'run' else 'ci'} profile): "
-              f"{time.perf_counter() - t0:.0f} s -> {out / path.name}")
+        print(f"{args.command} {path.name} ({args.profile} profile): {time.perf_counter() - t0:.0f} s"
+              + (f" -> {written}" if written else f" -> {out / path.name}"))
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,18 @@ def _autocast(device: torch.device, amp: bool):
 
 def _device_of(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
+
+
+@contextlib.contextmanager
+def _interruptible(hist: History, bar: tqdm, saver: Resumable, unit: str) -> Iterator[None]:
+    """Ctrl-C inside the block ends training and returns what we have; the bar always closes."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        hist.interrupted = True
+        print(f"interrupted after {len(hist.rows)} {unit}: returning the history so far{saver.kept()}")
+    finally:
+        bar.close()
 
 
 def _resumable(cache: str | None, checkpoint: str | Path | None, description: dict[str, str],
@@ -96,7 +108,7 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]
     n_batches = -(-tensors[0].shape[0] // batch_size)
     last_save = time.perf_counter()
     bar = tqdm(total=epochs * n_batches, initial=start * n_batches, desc=desc, disable=not progress)
-    try:
+    with _interruptible(hist, bar, saver, "epochs"):
         for epoch in range(start + 1, epochs + 1):
             model.train()
             t0, sums, losses = time.perf_counter(), {}, []
@@ -120,11 +132,6 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]
             if epoch == epochs or time.perf_counter() - last_save >= checkpoint_every:
                 last_save = time.perf_counter()
                 saver.save(epoch, hist)
-    except KeyboardInterrupt:
-        hist.interrupted = True
-        print(f"interrupted after {len(hist.rows)} epochs: returning the history so far{saver.kept()}")
-    finally:
-        bar.close()
     model.eval()
     return hist
 
@@ -196,7 +203,7 @@ def fit_gan(G: nn.Module, D: nn.Module, real, *, d_loss: Callable[..., Loss], g_
     bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress)
     window: dict[str, list[torch.Tensor]] = {}
     t0 = time.perf_counter()
-    try:
+    with _interruptible(hist, bar, saver, "logged rows"):
         G.train()
         D.train()
         for step in range(start + 1, steps + 1):
@@ -232,11 +239,6 @@ def fit_gan(G: nn.Module, D: nn.Module, real, *, d_loss: Callable[..., Loss], g_
             snapshot(step)
             if step % checkpoint_every == 0 or step == steps:
                 saver.save(step, hist)
-    except KeyboardInterrupt:
-        hist.interrupted = True
-        print(f"interrupted: returning the history so far ({len(hist.rows)} rows){saver.kept()}")
-    finally:
-        bar.close()
     G.eval()
     D.eval()
     return hist

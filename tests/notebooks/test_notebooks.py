@@ -13,11 +13,12 @@ import nbformat
 import pytest
 
 from labutils.results import build_dir
-from labutils.tools import notebooks
+from labutils.tools import notebooks, references
 
 NOTEBOOKS = notebooks.lab_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
 NOTEBOOK_TIME_LIMIT_S = 600  # a CI-profile notebook should take 1-2 minutes; 10 means something is wrong
+MAX_CELL_LINES = 30  # "short code": one idea per cell (docs/CONVENTIONS.md)
 
 
 def test_there_are_notebooks():
@@ -38,6 +39,9 @@ def test_notebook_is_well_formed_and_stripped(path):
         if cell.cell_type == "code" and notebooks.is_checked(cell):
             assert cell.execution_count is not None, f"cell {i}: checked cell lacks execution_count (make refs)"
             assert not any(o.output_type == "error" for o in cell.outputs), f"cell {i} stores an error"
+    long = [(i, n) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and (n := len(c.source.rstrip("\n").split("\n"))) > MAX_CELL_LINES]
+    assert not long, f"code cells (index, lines) longer than {MAX_CELL_LINES} lines: {long}; split them by idea"
     stripped = notebooks.strip(nb)
     unexpected = [i for i, (a, b) in enumerate(zip(nb.cells, stripped.cells)) if a != b]
     assert not unexpected and nb.metadata == stripped.metadata, (
@@ -50,7 +54,13 @@ def test_notebook_is_well_formed_and_stripped(path):
 def test_notebook_runs_in_ci_profile(path):
     out = build_dir() / "ci" / path.name
     executed = notebooks.execute(path, out, profile="ci", timeout=NOTEBOOK_TIME_LIMIT_S)
-    problems = notebooks.compare(executed, nbformat.read(path, as_version=4))
-    assert not problems, "checked outputs differ from the committed ones:\n" + "\n".join(problems)
-    results = build_dir() / "results" / f"{path.stem}.json"
-    assert results.is_file() and json.loads(results.read_text()), f"{path.stem} recorded no results"
+    problems = notebooks.regression_problems(path, executed, "ci")
+    assert not problems, "the fresh run differs from the committed references:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("profile", ["ci", "full"])
+def test_every_lab_has_a_numeric_reference_per_profile(path, profile):
+    ref = references.reference_path(path.stem, profile)
+    assert ref.is_file(), f"{ref} is missing: make it with `make refs` (PROFILE=full after a full run)"
+    assert isinstance(json.loads(ref.read_text()), dict)

@@ -51,4 +51,4 @@ def test_results_of_a_fresh_run_do_not_keep_stale_values(build):
     results.record("old", 1.0)
     labutils.start("99_demo", "ci", 0)
     results.record("new", 2.0)
-    assert results.load("99_demo") == {"new": 2.0}
+    assert results.load("99_demo") == {"new": 2.0, "profile": "ci"}

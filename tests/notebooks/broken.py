@@ -1,0 +1,55 @@
+"""Run a lab with a deliberate break and read which of its checks failed (for the broken-variant tests).
+
+``run_broken(path, sabotage)`` copies the lab, inserts the code ``sabotage`` as a cell right after the
+set-up cell (the one calling ``labutils.start``), lets every later cell run on past errors (as graders
+do), executes it in the CI profile with papermill into a private build folder, and returns the checks
+the run recorded: ``{name: {"value", "op", "bound", "passed", ...}}``. A check that raised is recorded
+with ``passed: False`` before it raises (labutils.checks), so the caller can assert exactly which
+claims a broken model fails.
+
+The run has its own cache: a sabotage that patches labutils (say, flips a loss's sign) does not change
+the notebook's cache keys, so reusing the shared cache would load the good model. Pass
+``reuse_cache=True`` only when the sabotage acts after training (e.g. replaces a trained generator).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+
+from labutils.results import build_dir
+from labutils.tools import notebooks
+
+ALLOW_ERRORS_TAG = "raises-exception"
+
+
+def run_broken(path: Path, sabotage: str, out: Path, *, reuse_cache: bool = False) -> dict[str, dict]:
+    """Execute ``path`` with ``sabotage`` inserted after its set-up cell; return the recorded checks."""
+    nb = nbformat.read(path, as_version=4)
+    setup = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "labutils.start(" in c.source)
+    nb.cells.insert(setup + 1, nbformat.v4.new_code_cell("# deliberate break for a test\n" + sabotage))
+    for cell in nb.cells[setup + 1:]:
+        if cell.cell_type == "code":
+            cell.metadata.setdefault("tags", []).append(ALLOW_ERRORS_TAG)
+    src = out / "src" / path.name
+    src.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, src)
+    shared_cache = build_dir() / "cache"
+    private = out / "build"
+    private.mkdir(parents=True, exist_ok=True)
+    if reuse_cache and shared_cache.is_dir() and not (private / "cache").exists():
+        (private / "cache").symlink_to(shared_cache, target_is_directory=True)
+    old = os.environ.get("GENLABS_BUILD")
+    os.environ["GENLABS_BUILD"] = str(private)
+    try:
+        notebooks.execute(src, out / "ran" / path.name, profile="ci")
+    finally:
+        if old is None:
+            os.environ.pop("GENLABS_BUILD", None)
+        else:
+            os.environ["GENLABS_BUILD"] = old
+    results = private / "results" / f"{path.stem}.json"
+    return json.loads(results.read_text()).get("checks", {}) if results.is_file() else {}
