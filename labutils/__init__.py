@@ -9,6 +9,7 @@ A notebook starts with :func:`labutils.start`, which resolves the profile, seeds
 picks the device and prints the one-line environment report.
 """
 
+from labutils.sample_quality import sample_quality as sample_quality  # the function shadows its module name
 from labutils.session import start
 
 __all__ = ["start"]
