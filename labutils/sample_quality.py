@@ -13,7 +13,15 @@ The classifier (:class:`DigitClassifier`, LeNet-sized, 64 features) is trained o
 4,000 class-balanced training digits through :func:`labutils.train.fit` and cached like any other
 model (``build/cache``, keyed on its settings and a digest of its training data, written atomically,
 loaded with ``weights_only=True``). Real digits to score against are the held-out test digits,
-``labutils.data.load_mnist("test").x``: offline, the 1,000 test digits of the fallback split.
+``labutils.data.load_mnist("test").x``: offline, the 1,000 test digits of the fallback split. Never
+repeat real digits to make a bigger reference: copies are each other's nearest neighbours, which
+shrinks the k-NN radii and lowers precision, density and coverage (benchmarks/RESULTS.md).
+
+For scale, two disjoint halves of the 1,000 test digits (500 each) score frechet 23 +- 7 (pure
+finite-sample bias, about halving as the sample doubles), precision, recall and coverage about 0.97.
+
+``labutils.sample_quality`` is the function (it shadows this module's name on the package); reach the
+helpers with ``from labutils.sample_quality import frechet_distance, prdc, load_classifier``.
 """
 
 from __future__ import annotations
@@ -102,8 +110,8 @@ def _training_set() -> tuple[data.Digits, dict[str, Any], Path]:
 def load_classifier(*, progress: bool = True) -> Classifier:
     """The yardstick classifier: trained once per machine (about 5-20 s on one CPU thread), then loaded.
 
-    Trains on ``CONFIG["n_train"]`` class-balanced training digits with one CPU thread (so the weights
-    are the same bit for bit on every run and machine thread count), through :func:`labutils.train.fit`
+    Trains on ``CONFIG["n_train"]`` class-balanced training digits with one CPU thread (so a rerun gives
+    the same weights bit for bit, whatever torch's thread setting; tests/unit checks it), through :func:`labutils.train.fit`
     with ``checkpoint.cache_path("sample_quality_classifier", config)``: the cache is keyed on CONFIG and
     a SHA-256 of the training digits, so full MNIST and the offline fallback get different files.
     Memoised per process (per build folder, data folder and ``$GENLABS_OFFLINE``).
@@ -198,10 +206,10 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = K_NEAREST, chunk_elems
     nearest real neighbour and s_j the same for fake j among the fakes,
     precision = share of fakes inside some ball B(real_i, r_i); recall = share of reals inside some
     B(fake_j, s_j); density = (1 / kM) sum_j #{i : fake_j in B(real_i, r_i)}; coverage = share of reals
-    whose ball holds at least one fake. Written here rather than imported: ``prdc`` 0.2 (2020, its only
-    release since) prints on every call, hard-codes 8 worker processes (oversubscribing a shared 2-core
-    machine) and builds the full M x M distance matrix (800 MB in float64 for 10,000 fakes); this
-    version streams over chunks of fakes in float64.
+    whose ball holds at least one fake. Written here rather than imported: ``prdc`` 0.2 (the latest
+    release, its files dated February 2020) prints on every call, hard-codes ``n_jobs=8`` (oversubscribing
+    a shared 2-core machine) and builds the full M x M fake distance matrix (0.4-0.8 GB for 10,000 fakes);
+    this version streams over chunks of fakes in float64, with the same strict ``<`` comparisons.
     """
     real, fake = real.double(), fake.double()
     n, m = len(real), len(fake)
