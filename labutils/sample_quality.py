@@ -18,8 +18,9 @@ repeat real digits to make a bigger reference: copies are each other's nearest n
 shrinks the k-NN radii and lowers precision, density and coverage (benchmarks/RESULTS.md).
 
 For scale, two disjoint halves of the 1,000 test digits (500 each) score frechet 25 +- 7: pure
-finite-sample bias, F_n ~ 12,300 / n for two real samples of n (measured for n = 125..500), so compare
-Fréchet distances only at equal sample sizes. Precision, recall and coverage are then about 0.95-0.98.
+finite-sample bias, about 6,150 (1/M + 1/N) between real samples of M and N digits (measured for
+M = N = 125..500), so compare Fréchet distances only at equal sample sizes. Precision, recall and
+coverage are then about 0.95-0.98.
 
 ``labutils.sample_quality`` is the function (it shadows this module's name on the package); reach the
 helpers with ``from labutils.sample_quality import frechet_distance, prdc, load_classifier``.
@@ -112,9 +113,10 @@ def load_classifier(*, progress: bool = True) -> Classifier:
     """The yardstick classifier: trained once per machine (about 5-20 s on one CPU thread), then loaded.
 
     Trains on ``CONFIG["n_train"]`` class-balanced training digits with one CPU thread (so a rerun gives
-    the same weights bit for bit, whatever torch's thread setting; tests/unit checks it), through :func:`labutils.train.fit`
-    with ``checkpoint.cache_path("sample_quality_classifier", config)``: the cache is keyed on CONFIG and
-    a SHA-256 of the training digits, so full MNIST and the offline fallback get different files.
+    the same weights bit for bit, whatever torch's thread setting; tests/unit checks it), through
+    :func:`labutils.train.fit` with ``checkpoint.cache_path("sample_quality_classifier", config)``: the
+    cache is keyed on CONFIG and a SHA-256 of the training digits, so full MNIST and the offline fallback
+    get different files. The held-out accuracy is measured after each epoch (monitoring only).
     Memoised per process (per build folder, data folder and ``$GENLABS_OFFLINE``).
     """
     where = (str(results.build_dir()), str(data.default_root()), os.environ.get(data.OFFLINE_ENV, ""))
@@ -251,8 +253,9 @@ def sample_quality(fake: torch.Tensor, real: torch.Tensor, *, k: int = K_NEAREST
     """Score generated digits ``fake`` against held-out real digits ``real`` on a classifier's features.
 
     fake: (M, 1, 28, 28), real: (N, 1, 28, 28), float in [0, 1], M, N > k (use a few hundred or more;
-    the Fréchet distance is biased upwards by roughly 1/M + 1/N). real: the held-out test digits,
-    ``labutils.data.load_mnist("test").x``, never digits the classifier trained on.
+    the Fréchet distance is biased upwards, for real-like digits by about 6,150 (1/M + 1/N), so compare
+    it at equal sizes). real: the held-out test digits, ``labutils.data.load_mnist("test").x``, never
+    digits the classifier trained on, never repeated.
     classifier: a :class:`DigitClassifier` (default: the cached yardstick, :func:`load_classifier`).
 
     Returns floats: ``frechet`` (squared feature units, 0 for identical Gaussians), ``precision``,
