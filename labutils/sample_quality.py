@@ -183,8 +183,8 @@ def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
     d^2 = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1^1/2 S2 S1^1/2)^1/2), in float64. The cross term is
     computed from the eigenvalues of the symmetric PSD matrix S1^1/2 S2 S1^1/2 (same trace of square root
     as S1 S2, whose general ``scipy.linalg.sqrtm``, pytorch-fid's way, can turn complex and needs an
-    ``eps`` retry on singular covariances). Written here rather than taken from torchmetrics: its FID is
-    built around Inception features and would add a dependency for these few lines.
+    ``eps`` retry on singular covariances). Written here rather than taken from torchmetrics (whose FID
+    metric can take a custom feature network): not a dependency of this project, for these few lines.
     """
     f1, f2 = f1.double(), f2.double()
     mu1, mu2 = f1.mean(0), f2.mean(0)  # (D,)
