@@ -26,7 +26,6 @@ from labutils import checkpoint, data, results
 from labutils import sample_quality as _top_level_function
 from labutils.sample_quality import (
     CONFIG,
-    DigitClassifier,
     accuracy,
     class_spread,
     embed,
@@ -36,6 +35,7 @@ from labutils.sample_quality import (
 )
 
 SQ = importlib.import_module("labutils.sample_quality")  # the module (labutils.sample_quality is the function)
+# "untrained classifier" below: SQ._build_net(CONFIG), the seeded initial weights the training starts from
 Q = 1 / 10  # one class's share of the (balanced) real digits
 SPLITS = 20  # random disjoint splits of the test digits for the real-vs-real statistics
 
@@ -83,7 +83,7 @@ def test_classifier_beats_nearest_neighbour_on_pixels(yardstick):
     print(f"held-out accuracy {acc:.3f} vs pixel 1-NN {bound:.3f} ({len(test_digits)} test digits)")
     assert acc == yardstick.test_accuracy  # the accuracy stored with the cache is this one
     assert acc > bound
-    assert accuracy(DigitClassifier(), test_digits) < bound  # can fail: an untrained classifier
+    assert accuracy(SQ._build_net(CONFIG), test_digits) < bound  # can fail: an untrained classifier
 
 
 def test_classifier_cache_is_keyed_safe_and_reused(yardstick, monkeypatch):
@@ -251,7 +251,7 @@ def test_one_class_generator_has_precision_but_no_recall(yardstick, halves):
     assert one_class_verdict(one) == (True, True, True, True)
     assert one_class_verdict(control)[1:] == (False, False, False)  # the bounds separate one class from all
     # can fail: an untrained classifier's near-uniform outputs give about 10 effective classes
-    untrained = labutils.sample_quality(ones, a, classifier=DigitClassifier())
+    untrained = labutils.sample_quality(ones, a, classifier=SQ._build_net(CONFIG))
     assert not one_class_verdict(untrained)[3]
     # can fail: PRDC with real and fake swapped reports the 1s' recall as their precision
     swapped = prdc(embed(yardstick.net, ones)[0], embed(yardstick.net, a)[0])
