@@ -129,13 +129,17 @@ class Resumable:
     def restore(self) -> tuple[History, int]:
         state = load_checked(self.path, self.description) if self.path is not None else None
         if state is None:
-            return History(), 0
+            hist = History()
+            hist.path = self.path
+            return hist, 0
         for name, module in self.models.items():
             module.load_state_dict(state["models"][name])
         for name, opt in self.optims.items():
             opt.load_state_dict(state["optims"][name])
         set_rng_state(state["rng"], self.generator)
-        return History(state["history"], state["snapshots"]), state["step"]
+        hist = History(state["history"], state["snapshots"])
+        hist.path = self.path
+        return hist, state["step"]
 
     def save(self, step: int, hist: History) -> None:
         if self.path is None:

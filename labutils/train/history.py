@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -13,6 +14,7 @@ class History:
         self.snapshots: list[tuple[int, Any]] = [tuple(s) for s in (snapshots or [])]
         self.interrupted = False
         self.from_cache = False
+        self.path: Path | None = None  # where the run's checkpoint is kept (None: not saved)
 
     def __len__(self) -> int:
         return len(self.rows)
