@@ -63,6 +63,13 @@ def test_cache_round_trip_and_corruption(tmp_path, small_sizes):
     torch.save(blob, path)
     with pytest.raises(RuntimeError, match="fails its checksum.*delete"):
         data.load_mnist("test", root=tmp_path, verbose=False)
+    # tamper with one label only: the checksum covers the labels too
+    data._write_cache(path, images, labels)
+    blob = torch.load(path, weights_only=True)
+    blob["labels"][0] = 7
+    torch.save(blob, path)
+    with pytest.raises(RuntimeError, match="fails its checksum"):
+        data.load_mnist("test", root=tmp_path, verbose=False)
     # wrong shape
     data._write_cache(path, images[:4], labels[:4])
     with pytest.raises(RuntimeError, match=r"expected \(5, 28, 28\) uint8"):

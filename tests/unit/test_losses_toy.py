@@ -11,17 +11,22 @@ def _sig(x):
 
 
 def test_gan_losses_against_hand_computed_values():
-    real, fake = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 1.0])
-    d_expected = -(math.log(_sig(0)) + math.log(_sig(2))) / 2 - (math.log(1 - _sig(-1)) + math.log(1 - _sig(1))) / 2
+    # asymmetric logits: with fake = (-a, a) a sign flip of the fake term would give the same mean
+    real, fake = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 3.0])
+    d_expected = -(math.log(_sig(0)) + math.log(_sig(2))) / 2 - (math.log(1 - _sig(-1)) + math.log(1 - _sig(3))) / 2
     assert losses.d_loss_minimax(real, fake).item() == pytest.approx(d_expected, rel=1e-6)
     assert losses.g_loss_minimax(fake).item() == pytest.approx(
-        (math.log(1 - _sig(-1)) + math.log(1 - _sig(1))) / 2, rel=1e-6)
+        (math.log(1 - _sig(-1)) + math.log(1 - _sig(3))) / 2, rel=1e-6)
     assert losses.g_loss_nonsaturating(fake).item() == pytest.approx(
-        -(math.log(_sig(-1)) + math.log(_sig(1))) / 2, rel=1e-6)
-    assert losses.d_loss_wasserstein(real, fake).item() == pytest.approx(0.0 - 1.0)
-    assert losses.g_loss_wasserstein(fake).item() == pytest.approx(0.0)
-    assert losses.d_loss_hinge(real, fake).item() == pytest.approx((1 + 0) / 2 + (0 + 2) / 2)
-    assert losses.g_loss_hinge(fake).item() == pytest.approx(0.0)
+        -(math.log(_sig(-1)) + math.log(_sig(3))) / 2, rel=1e-6)
+    assert losses.d_loss_wasserstein(real, fake).item() == pytest.approx(1.0 - 1.0)
+    assert losses.g_loss_wasserstein(fake).item() == pytest.approx(-1.0)
+    assert losses.d_loss_hinge(real, fake).item() == pytest.approx((1 + 0) / 2 + (0 + 4) / 2)
+    assert losses.g_loss_hinge(fake).item() == pytest.approx(-1.0)
+    # the fit_gan pair calls the network and applies the same losses
+    D = lambda x: x  # noqa: E731 - an identity "discriminator" on logits
+    assert losses.gan_d_loss(D, real, fake).item() == pytest.approx(d_expected, rel=1e-6)
+    assert losses.gan_g_loss(D, fake).item() == pytest.approx(losses.g_loss_nonsaturating(fake).item())
 
 
 def test_losses_are_finite_and_have_gradients_at_extreme_logits():
