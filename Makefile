@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # with spinning threads and 28 s with this (benchmarks/RESULTS.md, OpenMP wait policy).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup run test test-slow test-unit test-notebooks nbval lint lab refs strip student grade test-browser benchmarks clean
+.PHONY: setup run test test-slow test-unit test-notebooks nbval lint lab refs verify strip student grade test-browser benchmarks clean
 
 setup: $(STAMP)
 
@@ -49,8 +49,11 @@ lint: $(STAMP)
 lab: $(STAMP)  ## open JupyterLab on the labs
 	$(VENV)/bin/jupyter lab notebooks/
 
-refs: $(STAMP)  ## re-execute NB (default: all) in the CI profile and store only the checked outputs
-	$(PY) -m labutils.notebooks refs $(NB)
+refs: $(STAMP)  ## store NB's references on purpose: CI (re-executes; checked outputs + numeric checks) or PROFILE=full (from the last full run)
+	$(PY) -m labutils.notebooks refs --profile $(PROFILE) $(NB)
+
+verify: $(STAMP)  ## the last run's numeric checks against the committed reference: make verify PROFILE=full NB=...
+	$(PY) -m labutils.notebooks verify --profile $(PROFILE) $(NB)
 
 strip: $(STAMP)
 	$(PY) -m labutils.notebooks strip $(NB)
