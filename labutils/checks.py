@@ -37,8 +37,8 @@ def formatted(x: float, tol: float) -> str:
     return f"{x:.{decimals(tol)}f}" if abs(x) < 1e6 and decimals(tol) <= 12 else f"{x:.4g}"
 
 
-def check(name: str, value: float, op: str, bound: float, *, tol: float, why: str) -> float:
-    """Assert ``value op bound``, print it, record it for the regression; return ``value``.
+def check(name: str, value: float, op: str, bound: float, *, tol: float, why: str) -> None:
+    """Assert ``value op bound``, print it, record it for the regression (returns None: nothing to display).
 
     name: unique within the notebook (letters, digits, ``_.-[]``); op: one of ``< <= > >=``;
     tol > 0: how far ``value`` may move between runs of this profile, in its units; why: where ``tol``
@@ -60,4 +60,3 @@ def check(name: str, value: float, op: str, bound: float, *, tol: float, why: st
           f"{'passed' if passed else 'FAILED'}")
     if not passed:
         raise AssertionError(f"{name}: {value!r} {op} {bound!r} does not hold")
-    return value
