@@ -27,8 +27,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## execute every lab headless into build/notebooks (PROFILE=ci|full)
 	$(PY) -m labutils.notebooks run --profile $(PROFILE) $(NB)
 
-test: $(STAMP)  ## unit tests + every notebook in its CI profile + checked outputs
-	$(PY) -m pytest -q -m "not slow"
+# The labs run two at a time (each kernel uses one torch thread, so the two cores are both used); the
+# rest runs after them and reuses their cached trainings.
+test: $(STAMP)  ## every notebook in its CI profile (checked outputs, numeric references), then the unit tests
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "notebook and not slow"
+	$(PY) -m pytest -q -m "not notebook and not slow"
 
 test-slow: $(STAMP)  ## the long tests left out of `make test` (each lab graded as a submission)
 	$(PY) -m pytest -q -m slow
@@ -37,7 +40,7 @@ test-unit: $(STAMP)
 	$(PY) -m pytest -q -m "not notebook and not slow"
 
 test-notebooks: $(STAMP)
-	$(PY) -m pytest -q -m notebook
+	$(PY) -m pytest -q -n 2 --dist worksteal -m notebook
 
 nbval: $(STAMP)  ## the nbval plugin itself (executes the notebooks again, in the CI profile)
 	GENLABS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
