@@ -23,6 +23,7 @@ import os
 import stat
 import sys
 import traceback
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,7 @@ import numpy as np
 SEED_ENV = "GENLABS_CHECK_SEED"  # the inputs' seed, set by the grader in the student's kernel
 EXPORTS_ENV = "GENLABS_EXPORTS"  # the folder run_export writes to (set by the grader)
 MAX_EXPORT_BYTES = 200_000_000  # all files of one check together
+MAX_JSON_BYTES = 20_000_000  # its JSON record
 _seed: contextvars.ContextVar[int | None] = contextvars.ContextVar("genlabs_check_seed", default=None)
 
 
@@ -140,6 +142,41 @@ def _decode(node: Any, arrays: Any, tensors: dict[str, Any]) -> Any:
     raise ValueError(f"unknown tag {tag!r}")
 
 
+def _checked_zip(raw: bytes, budget: int) -> zipfile.ZipFile:
+    """The zip archive in ``raw``, after checking that it unpacks to at most ``budget`` bytes (no zip bomb)."""
+    archive = zipfile.ZipFile(io.BytesIO(raw))
+    if sum(info.file_size for info in archive.infolist()) > budget:
+        raise ValueError(f"the archive unpacks to more than {budget} bytes")
+    return archive
+
+
+def _load_npz(raw: bytes, budget: int) -> dict[str, np.ndarray]:
+    """Arrays of an ``.npz`` file, without pickle, each header's size checked before it is read."""
+    arrays = {}
+    with _checked_zip(raw, budget) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as f:
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}[np.lib.format.read_magic(f)]
+                shape, _, dtype = read_header(f)
+                if dtype.hasobject or math.prod(shape) * dtype.itemsize > info.file_size:
+                    raise ValueError(f"{info.filename}: an object array, or more data than the file holds")
+            with archive.open(info) as f:
+                arrays[info.filename.removesuffix(".npy")] = np.lib.format.read_array(f, allow_pickle=False)
+    return arrays
+
+
+def _load_tensors(raw: bytes, budget: int) -> dict[str, Any]:
+    """The tensors of a ``torch.save`` file, loaded with ``weights_only=True`` (no arbitrary unpickling)."""
+    import torch
+
+    _checked_zip(raw, budget).close()
+    tensors = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    if not isinstance(tensors, dict) or not all(type(t) is torch.Tensor for t in tensors.values()):
+        raise ValueError("the tensor file holds something else than a dict of tensors")
+    return tensors
+
+
 def load_values(folder: Path, name: str) -> dict[str, Any]:
     """The values ``name`` exported; never unpickles. ValueError with the kernel's error when export failed,
     FileNotFoundError when nothing was exported, ValueError for anything malformed."""
@@ -149,7 +186,7 @@ def load_values(folder: Path, name: str) -> dict[str, Any]:
         raise FileNotFoundError(f"no values exported ({name})") from None
     try:
         budget = MAX_EXPORT_BYTES
-        head = _read(dfd, f"{name}.json", budget)
+        head = _read(dfd, f"{name}.json", MAX_JSON_BYTES)
         if head is None:
             raise FileNotFoundError(f"no values exported ({name})")
         doc = json.loads(head)
@@ -157,19 +194,16 @@ def load_values(folder: Path, name: str) -> dict[str, Any]:
             raise ValueError("malformed export record")
         if "error" in doc:
             raise ValueError(str(doc["error"]))
-        arrays: Any = {}
+        arrays: dict[str, np.ndarray] = {}
         tensors: dict[str, Any] = {}
         if (raw := _read(dfd, f"{name}.npz", budget - len(head))) is not None:
-            with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
+            arrays = _load_npz(raw, budget)
         if (raw := _read(dfd, f"{name}.pt", budget - len(head))) is not None:
-            import torch
-
-            tensors = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-            if not isinstance(tensors, dict) or not all(isinstance(t, torch.Tensor) for t in tensors.values()):
-                raise ValueError("malformed tensor file")
+            tensors = _load_tensors(raw, budget)
         return _decode({"__dict__": doc["values"]}, arrays, tensors)
-    except (KeyError, TypeError, AttributeError, RecursionError, OSError) as e:
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever a hostile file makes a parser raise
         raise ValueError(f"malformed export ({type(e).__name__}: {e})") from None
     finally:
         os.close(dfd)

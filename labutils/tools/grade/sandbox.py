@@ -5,7 +5,7 @@ What the sandboxed command sees and may do:
 * no network (a network namespace of its own, loopback only), its own PID, IPC and UTS namespaces,
   and no capabilities (user ``nobody`` in a user namespace); every process of the run, detached
   (double fork, ``setsid``) or not, dies with it (``--die-with-parent``, the PID namespace's init);
-* read-only: the system (``/usr``, ``/etc``, ``/bin``, ``/lib*``, ``/sbin``), the Python installation and
+* read-only: the system (``/usr``, ``/bin``, ``/lib*``, ``/sbin``, a few files of ``/etc``), the Python installation and
   virtualenv, the ``labutils`` package folder, and the MNIST cache when there is one. Nothing else of the
   host exists there: not the instructor notebooks, not the hidden checks' assertions, not the other
   submissions, not the grader's output folder, not ``$HOME``;
@@ -30,7 +30,10 @@ MISSING = (f"the grader runs every submission in a sandbox made by bubblewrap (`
            f"install the package `{PACKAGE}` (Debian/Ubuntu: `sudo apt-get install {PACKAGE}`, Fedora: `sudo dnf "
            f"install {PACKAGE}`, or `make setup` as root), or pass --no-sandbox to grade without one (only for "
            "submissions you trust: their code can then read the hidden checks and write anywhere you can)")
-SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Only these of /etc: what the dynamic loader, Python, SSL and fonts read (never /etc/shadow and the like).
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "hosts", "localtime",
+       "timezone", "alternatives", "ssl", "ca-certificates", "fonts", "mime.types")
 NOBODY = "65534"
 
 
@@ -67,6 +70,7 @@ def _read_only(path: Path) -> list[str]:
 def visible_read_only(data_cache: Path | None) -> list[Path]:
     """What the sandbox shows read-only: system folders, Python, the virtualenv, labutils, the MNIST cache."""
     paths = [Path(d) for d in SYSTEM_DIRS if Path(d).exists()]
+    paths += [p for p in (Path("/etc") / name for name in ETC) if p.exists()]
     paths += [Path(sys.base_prefix), Path(sys.prefix), REPO_ROOT / "labutils"]
     if data_cache is not None and data_cache.is_dir():
         paths.append(data_cache)
