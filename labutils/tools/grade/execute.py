@@ -44,12 +44,6 @@ def cell_error(cell: nbformat.NotebookNode) -> str | None:
     return None
 
 
-def cell_completed(cell: nbformat.NotebookNode) -> bool:
-    """Whether papermill ran the cell to its end."""
-    status = cell.get("metadata", {}).get("papermill", {}).get("status")
-    return cell.get("execution_count") is not None and status in (None, "completed")
-
-
 def error_above(cells: list, index: int, check_key: str) -> str | None:
     """The first error of the cells between the previous check cell and ``cells[index]``."""
     start = max((i for i in range(index) if check_key in cells[i].metadata), default=-1) + 1
