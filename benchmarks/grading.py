@@ -40,7 +40,8 @@ from tests.fixtures import synthetic  # noqa: E402
 GRADE = """import resource, sys, time
 from pathlib import Path
 from labutils.tools.grade import runner
-subs, out, inst, workers, sandbox = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+subs, out, inst = (Path(a) for a in sys.argv[1:4])
+workers, sandbox = int(sys.argv[4]), sys.argv[5]
 kw = {} if sandbox == "old" else {"use_sandbox": sandbox == "1"}
 t = time.perf_counter()
 rows = runner.grade_batch(subs, out, instructor_dir=inst, workers=workers, timeout=600, **kw)
@@ -69,7 +70,8 @@ def old_tree(ref: str, root: Path) -> Path:
     return root
 
 
-def grade(code_root: Path, subs: Path, out: Path, instructor: Path, workers: int, mode: str) -> tuple[float, float, float]:
+def grade(code_root: Path, subs: Path, out: Path, instructor: Path, workers: int,
+          mode: str) -> tuple[float, float, float]:
     """(wall s, CPU s, points) of one batch graded by the grader under ``code_root`` in a fresh process.
 
     CPU: the grading process's own, plus the last CPU times seen (polled every 0.1 s) of every process

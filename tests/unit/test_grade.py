@@ -139,7 +139,7 @@ def test_hidden_checks_are_put_back_after_their_exercise_public_check():
     graded = assemble(sub, exercises)
     ids = [c.get("id") for c in graded.nb.cells]
     text = json.dumps(graded.nb)
-    assert "isinstance(m2" not in text and "must be x * x" not in text, "an ASSERT section entered the kernel's notebook"
+    assert "isinstance(m2" not in text and "must be x * x" not in text, "an ASSERT entered the kernel's notebook"
     assert "run_export('e1c1'" in synthetic.cell(graded.nb, "mean-hid").source
     assert _graded_checks(graded.nb) == [("square-pub", "square"), ("square-hid", "square"),
                                          ("mean-pub", "mean"), ("mean-hid", "mean")]
@@ -215,7 +215,8 @@ def _submissions(root: Path, instructor: Path) -> None:
     write(good, root / "alice" / "01_demo.ipynb")
     write(synthetic.demo_submission(solve=False), root / "bob" / "01_demo.ipynb")
     carol = copy.deepcopy(good)  # square right on integers only: public check passes, hidden fails
-    synthetic.cell(carol, "square-sol").source = "def square(x):\n    return x * x if isinstance(x, int) else x * abs(x)"
+    synthetic.cell(carol, "square-sol").source = ("def square(x):\n"
+                                                  "    return x * x if isinstance(x, int) else x * abs(x)")
     write(carol, root / "carol" / "01_demo.ipynb")
     dave = copy.deepcopy(good)  # wrong answer, public check edited to pass
     synthetic.cell(dave, "square-sol").source = "def square(x):\n    return 0"
@@ -403,7 +404,8 @@ def run_student_version(path: Path, work: Path, cwd: Path, timeout: float,
                         build: Path | None = None) -> nbformat.NotebookNode:
     """Execute a student version with papermill (CI profile), stopping at the first error."""
     write(student_version(markers.read_notebook(path), path.stem), work / "input.ipynb")
-    env = launcher.kernel_env(profile="ci", jupyter_path=launcher.write_kernelspec(work), threads=torch.get_num_threads(),
+    env = launcher.kernel_env(profile="ci", jupyter_path=launcher.write_kernelspec(work),
+                              threads=torch.get_num_threads(),
                               extra={"GENLABS_BUILD": str(build or work / "build")})
     argv = launcher.papermill_argv("input.ipynb", "output.ipynb", profile="ci", cwd=str(cwd))
     run = launcher.run(argv, cwd=work, env=env, timeout=timeout)

@@ -37,7 +37,8 @@ def test_the_instructor_notebook_runs_every_check_in_one_kernel_and_fails_on_a_b
     text = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
     assert "square: public check passed" in text and "mean: public check passed" in text
     broken = nbformat.read(str(path), as_version=4)
-    synthetic.cell(broken, "square-sol").source = "def square(x):\n    ### BEGIN SOLUTION\n    return x + x\n    ### END SOLUTION"
+    synthetic.cell(broken, "square-sol").source = ("def square(x):\n    ### BEGIN SOLUTION\n    return x + x\n"
+                                                   "    ### END SOLUTION")
     nbformat.write(broken, str(path))
     with pytest.raises(RuntimeError, match="square\\(x\\) must be x \\* x"):
         notebooks.execute(path, tmp_path / "run" / path.name, profile="ci", timeout=120)
@@ -120,12 +121,13 @@ def test_hostile_export_files_are_refused_never_unpickled(tmp_path, attack):
         grading.load_values(folder, "other")
 
 
-def _in_sandbox(tmp_path: Path, code: str, limits: sandbox.Limits = sandbox.Limits(), timeout: float = 60):
+def _in_sandbox(tmp_path: Path, code: str, limits: sandbox.Limits | None = None, timeout: float = 60):
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     argv = sandbox.wrap([sys.executable, "-c", code], work=work)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "PYTHONPATH": str(launcher.REPO_ROOT)}
-    return launcher.run(argv, cwd=work, env=env, timeout=timeout, preexec_fn=lambda: sandbox.set_limits(limits))
+    chosen = limits or sandbox.Limits()
+    return launcher.run(argv, cwd=work, env=env, timeout=timeout, preexec_fn=lambda: sandbox.set_limits(chosen))
 
 
 def test_the_sandbox_hides_the_host_and_cuts_the_network(tmp_path):
@@ -137,7 +139,8 @@ def test_the_sandbox_hides_the_host_and_cuts_the_network(tmp_path):
     code = (f"import os, socket, pathlib\nfor p in ({str(secret)!r}, '/etc/shadow', {str(repo / 'notebooks')!r}):\n"
             "    print(p, os.path.exists(p))\n"
             f"print('repo holds', os.listdir({str(repo)!r}))\n"
-            "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\nexcept OSError as e:\n    print('net', e.errno)\n"
+            "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n"
+            "except OSError as e:\n    print('net', e.errno)\n"
             "open('/tmp/x', 'w').write('private'); open('here', 'w').write('mine')\n"
             "import labutils.grading; print('labutils importable')")
     run = _in_sandbox(tmp_path, code)

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from labutils.tools import launcher
-from labutils.tools.grade import execute, sandbox
+from labutils.tools.grade import sandbox
 from labutils.tools.grade.assemble import assemble
 from labutils.tools.grade.gradebook import (
     WHOLE_NOTEBOOK,
@@ -34,7 +34,7 @@ from labutils.tools.grade.gradebook import (
     write_gradebook,
 )
 from labutils.tools.grade.markers import Exercise, parse_exercises, read_notebook
-from labutils.tools.grade.submission import grade_in
+from labutils.tools.grade.submission import Settings, grade_in
 
 MAX_SUBMISSION_BYTES = 50_000_000
 NAME_RE = re.compile(r"\d\d_[\w-]+")
@@ -50,21 +50,6 @@ class Submission:
     student: str
     notebook: str
     problem: str = ""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything :func:`grade_one` needs besides the submission (picklable, for remote executors)."""
-
-    instructor_dir: Path
-    out_dir: Path
-    key: bytes  # signs the rows files (OUT/.grader-key); never enters a sandbox
-    timeout: float = 600.0
-    threads: int = 1
-    limits: sandbox.Limits = sandbox.Limits()
-    use_sandbox: bool = True  # False only with --no-sandbox (trusted submissions)
-    max_output_chars: int = execute.MAX_OUTPUT_CHARS
-    max_notebook_chars: int = execute.MAX_NOTEBOOK_CHARS
 
 
 def slug(name: str) -> str:
@@ -146,9 +131,7 @@ def _grade(sub: Submission, settings: Settings) -> list[Row]:
     student_slug, nb_slug = slug(sub.student), slug(sub.notebook)
     return grade_in(inside(settings.out_dir, "_work", student_slug, nb_slug),
                     inside(settings.out_dir, "executed", student_slug, f"{nb_slug}.ipynb"), sub.student, sub.notebook,
-                    exercises, graded, timeout=settings.timeout, threads=settings.threads, limits=settings.limits,
-                    use_sandbox=settings.use_sandbox, max_output_chars=settings.max_output_chars,
-                    max_notebook_chars=settings.max_notebook_chars)
+                    exercises, graded, settings)
 
 
 def grade_one(sub: Submission, settings: Settings) -> list[Row]:
@@ -185,7 +168,8 @@ def make_settings(instructor_dir: Path, out_dir: Path, submissions_dir: Path, ti
                          f"workers={workers}, threads={threads}, memory={memory_gb} GB")
     if use_sandbox:
         sandbox.bwrap_path()
-    return Settings(inst, out, batch_key(out, fresh=fresh_key), float(timeout), threads=threads, use_sandbox=use_sandbox,
+    return Settings(inst, out, batch_key(out, fresh=fresh_key), float(timeout), threads=threads,
+                    use_sandbox=use_sandbox,
                     limits=sandbox.Limits(memory_bytes=int(memory_gb * 2**30)))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import secrets
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -27,8 +28,22 @@ from labutils.tools.grade.markers import Exercise
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}  # nothing of the grader's
 
 
-def run_in_sandbox(graded: Assembled, work: Path, *, timeout: float, threads: int, limits: sandbox.Limits,
-                   use_sandbox: bool, seed: int) -> launcher.RunResult:
+@dataclass(frozen=True)
+class Settings:
+    """Everything :func:`grade_one` needs besides the submission (picklable, for remote executors)."""
+
+    instructor_dir: Path
+    out_dir: Path
+    key: bytes  # signs the rows files (OUT/.grader-key); never enters a sandbox
+    timeout: float = 600.0
+    threads: int = 1
+    limits: sandbox.Limits = sandbox.Limits()
+    use_sandbox: bool = True  # False only with --no-sandbox (trusted submissions)
+    max_output_chars: int = execute.MAX_OUTPUT_CHARS
+    max_notebook_chars: int = execute.MAX_NOTEBOOK_CHARS
+
+
+def run_in_sandbox(graded: Assembled, work: Path, settings: Settings, seed: int) -> launcher.RunResult:
     """Execute ``graded.nb`` as ``work/input.ipynb`` -> ``work/output.ipynb``, checks exporting to ``work/exports``."""
     nbformat.write(graded.nb, str(work / "input.ipynb"))
     cache = data.default_root()
@@ -36,12 +51,13 @@ def run_in_sandbox(graded: Assembled, work: Path, *, timeout: float, threads: in
              grading.SEED_ENV: str(seed), "GENLABS_OFFLINE": "1", "MPLCONFIGDIR": str(work / ".matplotlib")}
     if cache.is_dir():
         extra["GENLABS_DATA"] = str(cache)
-    env = launcher.kernel_env(profile="ci", jupyter_path=launcher.write_kernelspec(work), threads=threads,
+    env = launcher.kernel_env(profile="ci", jupyter_path=launcher.write_kernelspec(work), threads=settings.threads,
                               base={**BASE_ENV, "HOME": str(work)}, extra=extra)
     argv = launcher.papermill_argv("input.ipynb", "output.ipynb", profile="ci", cwd=str(work))
-    if use_sandbox:
+    if settings.use_sandbox:
         argv = sandbox.wrap(argv, work=work, data_cache=cache)
-    run = launcher.run(argv, cwd=work, env=env, timeout=timeout, preexec_fn=functools.partial(sandbox.set_limits, limits))
+    run = launcher.run(argv, cwd=work, env=env, timeout=settings.timeout,
+                       preexec_fn=functools.partial(sandbox.set_limits, settings.limits))
     return launcher.RunResult(run.returncode, run.timed_out, run.log_tail.replace(str(work), "<work>"), run.seconds)
 
 
@@ -91,20 +107,18 @@ def score(sub_student: str, sub_notebook: str, exercises: list[Exercise], graded
 
 
 def grade_in(work: Path, executed_path: Path, student: str, notebook: str, exercises: list[Exercise],
-             graded: Assembled, *, timeout: float, threads: int, limits: sandbox.Limits, use_sandbox: bool,
-             max_output_chars: int, max_notebook_chars: int) -> list[Row]:
+             graded: Assembled, settings: Settings) -> list[Row]:
     """Run ``graded`` in a fresh ``work`` folder, keep the executed notebook, score, and remove ``work``."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     seed = secrets.randbelow(2**31)  # the checks' inputs: drawn now, so no submission can know them beforehand
     try:
-        run = run_in_sandbox(graded, work, timeout=timeout, threads=threads, limits=limits,
-                             use_sandbox=use_sandbox, seed=seed)
+        run = run_in_sandbox(graded, work, settings, seed)
         executed = execute.read_output(work / "output.ipynb")
         if executed is not None:
-            execute.cap_outputs(executed, max_output_chars, max_notebook_chars)
+            execute.cap_outputs(executed, settings.max_output_chars, settings.max_notebook_chars)
             executed_path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(executed, str(executed_path))
-        return score(student, notebook, exercises, graded, executed, run, work / "exports", seed, timeout)
+        return score(student, notebook, exercises, graded, executed, run, work / "exports", seed, settings.timeout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
