@@ -19,6 +19,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@command -v bwrap >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq bubblewrap; else echo "note: grading sandboxes submissions with bubblewrap: install the package bubblewrap (e.g. sudo apt-get install bubblewrap)"; fi; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 
-from labutils.tools import references
+from labutils.tools import launcher, references
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 CHECK_LINE = re.compile(r"^check [^:]+:.*$", re.MULTILINE)  # printed by labutils.check: numbers go to verify
@@ -71,29 +71,21 @@ def execute(src: Path, dst: Path, *, profile: str = "ci", timeout: float | None 
             extra_env: dict[str, str] | None = None) -> nbformat.NotebookNode:
     """Run ``src`` top to bottom with papermill (``PROFILE=profile``) in this environment's kernel.
 
-    The kernel runs in the notebook's folder, with ``$GENLABS_PROFILE`` set and this interpreter's
-    ``bin/`` first on PATH (so ``python3`` is this venv's). Its OpenMP threads sleep when idle
-    (``OMP_WAIT_POLICY=PASSIVE`` unless set): spinning threads slow a run 20x when another process
-    holds a core. ``timeout`` is per cell, in seconds.
+    The kernel runs in the notebook's folder, with the environment of
+    :func:`labutils.tools.launcher.kernel_env` (``$GENLABS_PROFILE``, this venv's python, sleeping OpenMP
+    threads unless ``OMP_WAIT_POLICY`` is set) plus ``extra_env``, and inline figures. ``timeout`` is per
+    cell, in seconds. Raises RuntimeError with the end of papermill's log when a cell fails.
     """
-    import papermill
-
-    env = {"GENLABS_PROFILE": profile, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"), **(extra_env or {})}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        return papermill.execute_notebook(str(src), str(dst), parameters={"PROFILE": profile}, kernel_name="python3",
-                                          language="python", cwd=str(src.parent), progress_bar=False,
-                                          execution_timeout=timeout)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    src, dst = Path(src).resolve(), Path(dst).resolve()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="genlabs-run-") as tmp:
+        env = launcher.kernel_env(profile=profile, jupyter_path=launcher.write_kernelspec(Path(tmp)),
+                                  backend="module://matplotlib_inline.backend_inline", extra=extra_env)
+        argv = launcher.papermill_argv(str(src), str(dst), profile=profile, cwd=str(src.parent), cell_timeout=timeout)
+        done = launcher.run(argv, cwd=Path(tmp), env=env, timeout=None)
+    if done.returncode:
+        raise RuntimeError(f"{src.name} failed (papermill exit code {done.returncode}):\n{done.log_tail[-3000:]}")
+    return nbformat.read(str(dst), as_version=4)
 
 
 def _sanitize_patterns() -> list[tuple[str, str]]:

@@ -1,9 +1,11 @@
-"""The instructor workflow (labutils.grade): student versions, batch grading, hostile submissions.
+"""The instructor workflow (labutils.grade): student versions, batch grading, broken submissions.
 
-Fast tests use a tiny synthetic instructor notebook (labutils.grade.synthetic) in tmp folders; one
+Fast tests use a tiny synthetic instructor notebook (tests/fixtures/synthetic.py) in tmp folders; one
 batch of generated submissions (good, partial, raising, looping, invalid, tampered, flooding, odd
-names, widgets, a dying kernel) is graded once and checked by several tests. The tests over the real
-lab notebooks are parametrized over the notebooks/NN_*.ipynb that have exercises.
+names, widgets, a dying kernel) is graded once, sandboxed, and checked by several tests. Attacks are in
+test_grade_hostile.py, check cells and exported values in test_grade_checks.py, the cluster paths in
+test_grade_cluster.py. The tests over the real lab notebooks are parametrized over the
+notebooks/NN_*.ipynb that have exercises.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 import torch
 
 from labutils.results import build_dir
+from labutils.tools import launcher
 from labutils.tools.grade import __main__ as cli
 from labutils.tools.grade import execute, gradebook, markers, runner
 from labutils.tools.grade.assemble import GRADE_KEY, assemble
@@ -68,6 +71,12 @@ def test_strip_solution_keeps_code_around_regions_and_indentation():
     ("assert True", ["check"], {"exercise": "square", "points": -1}, "non-negative"),
     ("assert True", ["check"], {"exercise": "nowhere", "points": 1}, "without\\) a 'solution' cell"),
     ("assert True", ["hidden"], {}, "not 'check'"),
+    ("### EXPORT\ngot = square(3)", ["check"], {"exercise": "square", "points": 1}, "needs an '### EXPORT'"),
+    ("x = 1\n### EXPORT\ny = 2\n### ASSERT\nassert y", ["check"], {"exercise": "square", "points": 1},
+     "code before the first marker"),
+    ("### INPUTS\nx = 1\n### EXPORT\nx = 2\n### ASSERT\nassert x", ["check"], {"exercise": "square", "points": 1},
+     "which INPUTS defines"),
+    ("### ASSERT\nassert y\n### EXPORT\ny = 2", ["check"], {"exercise": "square", "points": 1}, "must come before"),
 ])
 def test_malformed_markers_are_rejected_with_the_cell_named(source, tags_, meta, match):
     nb = synthetic.demo_notebook()
@@ -86,12 +95,12 @@ def test_student_version_hides_answers_and_hidden_checks_and_records_hashes():
     instructor.cells[5].execution_count = 3
     student = student_version(instructor, "01_demo")
     text = json.dumps(student)
-    assert "BEGIN SOLUTION" not in text and "return x * x" not in text and "sum(values)" not in text
+    assert "BEGIN SOLUTION" not in text and "return x * x" not in text and "np.sum(values)" not in text
     hidden = [c for c in instructor.cells if "hidden" in c.metadata.get("tags", [])]
     assert hidden and all(c.source not in text and c["id"] not in {s.get("id") for s in student.cells}
                           for c in hidden)
     mean = synthetic.cell(student, "mean-sol").source.split("\n")  # code before BEGIN and after END kept
-    assert mean == ["values = list(range(N))", "# YOUR CODE HERE", "raise NotImplementedError",
+    assert mean == ["values = np.arange(101.0)", "# YOUR CODE HERE", "raise NotImplementedError",
                     'print("mean computed")']
     assert synthetic.cell(student, "square-pub").source == synthetic.cell(instructor, "square-pub").source
     assert all(c.outputs == [] and c.execution_count is None for c in student.cells if c.cell_type == "code")
@@ -129,6 +138,9 @@ def test_hidden_checks_are_put_back_after_their_exercise_public_check():
     sub.cells.insert(sub.cells.index(synthetic.cell(sub, "square-pub")) + 1, scratch)
     graded = assemble(sub, exercises)
     ids = [c.get("id") for c in graded.nb.cells]
+    text = json.dumps(graded.nb)
+    assert "isinstance(m2" not in text and "must be x * x" not in text, "an ASSERT entered the kernel's notebook"
+    assert "run_export('e1c1'" in synthetic.cell(graded.nb, "mean-hid").source
     assert _graded_checks(graded.nb) == [("square-pub", "square"), ("square-hid", "square"),
                                          ("mean-pub", "mean"), ("mean-hid", "mean")]
     assert ids.index("square-hid") == ids.index("square-pub") + 1 and ids.index(scratch["id"]) > ids.index("square-hid")
@@ -146,7 +158,8 @@ def test_edited_deleted_and_untagged_checks_are_detected_and_replaced():
     graded = assemble(sub, exercises)
     assert any("edited" in n for n in graded.notes["square"]) and any("deleted" in n for n in graded.notes["mean"])
     sources = {c["id"]: c.source for c in graded.nb.cells if GRADE_KEY in c.metadata}
-    assert sources == {c.cell_id: c.source for e in exercises for c in e.checks}
+    assert sources.keys() == {c.cell_id for e in exercises for c in e.checks}
+    assert all(repr(c.sections.export) in sources[c.cell_id] for e in exercises for c in e.checks)
     assert "trust me" not in json.dumps(graded.nb)
     # A check whose tags were stripped and id changed is still recognised by its source (and not run twice).
     sub2 = synthetic.demo_submission()
@@ -154,13 +167,14 @@ def test_edited_deleted_and_untagged_checks_are_detected_and_replaced():
     moved.metadata.clear()
     moved["id"] = "copied"
     graded2 = assemble(sub2, exercises)
-    assert [c.source for c in graded2.nb.cells].count(moved.source) == 1 and graded2.notes["mean"] == []
+    assert [c.source for c in graded2.nb.cells].count(moved.source) == 0 and graded2.notes["mean"] == []
+    assert len([c for c in graded2.nb.cells if GRADE_KEY in c.metadata]) == 4
 
 
 def test_a_check_changed_by_the_instructor_after_release_is_not_blamed_on_the_student():
     old = synthetic.demo_submission()  # made from the released version
     new_instructor = synthetic.demo_notebook()
-    synthetic.cell(new_instructor, "square-pub").source = "assert square(4) == 16"
+    synthetic.cell(new_instructor, "square-pub").source = "### EXPORT\ngot = square(4)\n### ASSERT\nassert got == 16"
     graded = assemble(old, parse_exercises(new_instructor, "01_demo"))
     assert graded.notes["square"] and "differs from the instructor's current version" in graded.notes["square"][0]
 
@@ -181,9 +195,12 @@ def test_cap_outputs_bounds_a_flood_and_keeps_head_and_tail():
 
 
 def test_names_become_safe_unique_slugs_and_paths_stay_inside(tmp_path):
-    names = ["../../etc", "..", "a b", "a_b", ODD_STUDENT, "-rf", "élodie"]
+    names = ["../../etc", "..", "a b", "a_b", ODD_STUDENT, "-rf", "élodie", "alice", "alice\t", "alice ", "=1+1"]
     slugs = [runner.slug(n) for n in names]
     assert len(set(slugs)) == len(slugs)
+    shown = [gradebook.clean_name(n) for n in names]  # what the gradebook shows: unique too
+    assert len(set(shown)) == len(shown) and shown[7] == "alice" and shown[8].startswith("alice ~")
+    assert all(s.isprintable() and not s.startswith(("=", "+", "-", "@")) for s in shown)
     assert all("/" not in s and not s.startswith((".", "-")) and s for s in slugs)
     assert runner.slug("alice") == "alice"
     with pytest.raises(RuntimeError, match="outside"):
@@ -197,8 +214,9 @@ def _submissions(root: Path, instructor: Path) -> None:
     good = synthetic.demo_submission()
     write(good, root / "alice" / "01_demo.ipynb")
     write(synthetic.demo_submission(solve=False), root / "bob" / "01_demo.ipynb")
-    carol = copy.deepcopy(good)  # square right; mean a float but wrong: public check fails, hidden passes
-    synthetic.cell(carol, "mean-sol").source = "values = list(range(N))\nmean = 0.0"
+    carol = copy.deepcopy(good)  # square right on integers only: public check passes, hidden fails
+    synthetic.cell(carol, "square-sol").source = ("def square(x):\n"
+                                                  "    return x * x if isinstance(x, int) else x * abs(x)")
     write(carol, root / "carol" / "01_demo.ipynb")
     dave = copy.deepcopy(good)  # wrong answer, public check edited to pass
     synthetic.cell(dave, "square-sol").source = "def square(x):\n    return 0"
@@ -269,9 +287,9 @@ def test_batch_grades_good_partial_and_unsolved_submissions(batch):
     assert rows[("bob", "square")].points == 0 and "NotImplementedError" in rows[("bob", "square")].error
     bob = rows[("bob", "mean")].error
     assert "first error above it" in bob and "NotImplementedError" in bob
-    assert rows[("carol", "square")].points == 3
-    carol = rows[("carol", "mean")]
-    assert (carol.points, carol.max_points, carol.passed) == (2, 3, False) and "AssertionError" in carol.error
+    assert rows[("carol", "mean")].points == 3
+    carol = rows[("carol", "square")]
+    assert (carol.points, carol.max_points, carol.passed) == (1, 3, False) and "AssertionError" in carol.error
 
 
 def test_tampered_checks_are_reported_and_the_instructor_checks_decide(batch):
@@ -291,14 +309,14 @@ def test_loops_dead_kernels_invalid_files_and_links_are_failed_rows(batch):
     for ex in ("square", "mean"):
         assert "not a valid notebook" in rows[("grace", ex)].error and rows[("grace", ex)].max_points == 3
         assert "symbolic link" in rows[("ivan", ex)].error and rows[("ivan", ex)].points == 0
-    stray = rows[("(empty)", "*")]
+    stray = rows[(gradebook.clean_name(""), "*")]
     assert stray.notebook == "stray" and "not inside a student folder" in stray.error
 
 
 def test_odd_names_are_graded_and_never_escape_the_output_folder(batch):
     odd = gradebook.clean_name(ODD_STUDENT)
     rows = [r for r in batch["rows"] if r.student == odd]
-    assert "\n" not in odd and ODD_STUDENT.strip() in odd
+    assert "\n" not in odd and odd.startswith(ODD_STUDENT.strip() + " ~")
     assert {(r.notebook, r.exercise, r.passed) for r in rows} == {
         ("01_demo", "square", True), ("01_demo", "mean", True), ("..\\..\\01_demo", "*", False)}
     assert batch["before"] == batch["after"], "grading wrote or touched files outside OUT_DIR"
@@ -306,6 +324,7 @@ def test_odd_names_are_graded_and_never_escape_the_output_folder(batch):
     out = batch["out"].resolve()
     assert all(out in p.resolve().parents for p in out.rglob("*"))
     assert not (out / "_work").exists()
+    assert sorted(p.name for p in out.iterdir()) == [".grader-key", "executed", "gradebook.csv", "rows", "summary.md"]
 
 
 def test_every_submission_is_in_the_gradebook_with_bounded_stored_outputs(batch):
@@ -385,8 +404,11 @@ def run_student_version(path: Path, work: Path, cwd: Path, timeout: float,
                         build: Path | None = None) -> nbformat.NotebookNode:
     """Execute a student version with papermill (CI profile), stopping at the first error."""
     write(student_version(markers.read_notebook(path), path.stem), work / "input.ipynb")
-    env = execute.kernel_env(work, build or work / "build", threads=torch.get_num_threads())
-    run = execute.run_papermill(work, "input.ipynb", "output.ipynb", cwd, env, timeout)
+    env = launcher.kernel_env(profile="ci", jupyter_path=launcher.write_kernelspec(work),
+                              threads=torch.get_num_threads(),
+                              extra={"GENLABS_BUILD": str(build or work / "build")})
+    argv = launcher.papermill_argv("input.ipynb", "output.ipynb", profile="ci", cwd=str(cwd))
+    run = launcher.run(argv, cwd=work, env=env, timeout=timeout)
     nb = execute.read_output(work / "output.ipynb")
     assert nb is not None and not run.timed_out, run.log_tail
     return nb

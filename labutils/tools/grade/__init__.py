@@ -3,9 +3,10 @@
 * :func:`write_student_versions` / :func:`student_version`: answers replaced by stubs, outputs
   cleared, hidden checks removed, a record of the exercises and check hashes added.
 * :func:`grade_batch`: run every ``SUBMISSIONS/<student>/<NN_topic>.ipynb`` with papermill in the CI
-  profile (one process each, a wall-time limit per notebook, parallel workers), with the instructor's
-  checks (hidden ones put back, edited or deleted ones detected), into ``gradebook.csv`` and
-  ``summary.md``. :func:`grade_one` grades one submission; pass ``map=`` to run it elsewhere.
+  profile, each in its own bubblewrap sandbox (:mod:`.sandbox`) under a wall-time limit, with every
+  check reduced to the cell that exports its values (:mod:`.checks`, :mod:`labutils.grading`); the
+  checks' assertions then run here, on those values, into ``gradebook.csv`` and ``summary.md``.
+  :func:`grade_one` grades one submission; pass ``map=`` to run it elsewhere.
 
 Command line: ``python -m labutils.grade {student,grade,list,gradebook} --help``; see docs/GRADING.md.
 """

@@ -2,7 +2,7 @@
 
     python -m labutils.grade student [NOTEBOOKS...] --out build/student
     python -m labutils.grade grade SUBMISSIONS --out OUT [--workers N] [--timeout S] [--threads T]
-                                   [--instructor notebooks/]
+                                   [--memory GB] [--instructor notebooks/] [--no-sandbox]
     python -m labutils.grade list SUBMISSIONS                       # numbered, for a job array
     python -m labutils.grade grade SUBMISSIONS --out OUT --task I   # grade submission I only
     python -m labutils.grade gradebook OUT                          # gradebook from the tasks' rows
@@ -33,12 +33,14 @@ def _student(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     if args.task is not None:
         rows = runner.grade_task(Path(args.submissions), Path(args.out), args.task,
-                                 instructor_dir=Path(args.instructor), timeout=args.timeout, threads=args.threads)
+                                 instructor_dir=Path(args.instructor), timeout=args.timeout, threads=args.threads,
+                                 use_sandbox=not args.no_sandbox, memory_gb=args.memory)
         print(f"task {args.task}: {sum(r.points for r in rows):g}/{sum(r.max_points for r in rows):g} points "
               f"(rows in {Path(args.out) / 'rows'}; run `gradebook {args.out}` when all tasks are done)")
         return 0
     rows = runner.grade_batch(Path(args.submissions), Path(args.out), instructor_dir=Path(args.instructor),
-                              workers=args.workers, timeout=args.timeout, threads=args.threads)
+                              workers=args.workers, timeout=args.timeout, threads=args.threads,
+                              use_sandbox=not args.no_sandbox, memory_gb=args.memory)
     subs = {(r.student, r.notebook) for r in rows}
     failed = sum(not r.passed for r in rows)
     print(f"graded {len(subs)} submissions: {len(rows)} exercise results, {failed} not passed")
@@ -56,7 +58,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _gradebook(args: argparse.Namespace) -> int:
-    csv_path, md_path = gradebook.write_gradebook(gradebook.collect_rows(Path(args.out)), Path(args.out))
+    rows, refused = gradebook.collect_rows(Path(args.out))
+    for reason in refused:
+        print(f"refused: {reason}", file=sys.stderr)
+    csv_path, md_path = gradebook.write_gradebook(rows, Path(args.out))
     print(f"gradebook: {csv_path}\nsummary:   {md_path}")
     return 0
 
@@ -78,12 +83,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float, default=600.0, help="wall-time limit per notebook, seconds")
     g.add_argument("--threads", type=int, default=1,
                    help="BLAS/OpenMP threads per kernel (default 1: more only on a machine of your own)")
+    g.add_argument("--memory", type=float, default=8.0, help="address space per sandboxed process, GB (default 8)")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="run kernels without bubblewrap: only for submissions you trust (see docs/GRADING.md, Limits)")
     g.add_argument("--task", type=int, default=None, help="grade only submission number TASK (see `list`)")
     g.set_defaults(func=_grade)
     ls = sub.add_parser("list", help="number the submissions (job-array task ids)")
     ls.add_argument("submissions")
     ls.set_defaults(func=_list)
-    b = sub.add_parser("gradebook", help="write OUT/gradebook.csv and summary.md from OUT/rows/")
+    b = sub.add_parser("gradebook", help="write OUT/gradebook.csv and summary.md from the signed OUT/rows/")
     b.add_argument("out")
     b.set_defaults(func=_gradebook)
     return p

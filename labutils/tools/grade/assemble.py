@@ -1,10 +1,12 @@
-"""Build the notebook that is executed for grading: the student's cells, the instructor's checks.
+"""Build the notebook that runs in the sandbox: the student's cells, and the export part of every check.
 
 The submission's own check cells are never run. Each is matched to an instructor check (by cell
 id, else by exercise name and position among that exercise's public checks, else by identical
-source) and replaced by the instructor's cell; an edited or deleted public check is reported.
-Hidden checks are put back where they sit in the instructor notebook relative to their exercise:
-right after the previous check of the same exercise, or after the exercise's solution cell.
+source) and replaced by the instructor check's *export cell* (its INPUTS and EXPORT sections, writing
+the values under :func:`export_key`); an edited or deleted public check is reported. Hidden checks'
+export cells are put back where the checks sit in the instructor notebook relative to their exercise:
+right after the previous check of the same exercise, or after the exercise's solution cell. No ASSERT
+section ever enters this notebook: the grader runs them (:func:`labutils.tools.grade.checks.judge`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from labutils.tools.grade.checks import export_source
 from labutils.tools.grade.markers import (
     HIDDEN_TAG,
     SOLUTION_TAG,
@@ -77,11 +80,16 @@ def _match_public_checks(sub_cells: list, exercises: list[Exercise]) -> tuple[di
     return matched, drop
 
 
-def _check_cell(check: Check, index: int) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(check.source)
+def export_key(exercise_index: int, check_index: int) -> str:
+    """The file stem a check's values are written under (``e0c1``: exercise 0, check 1)."""
+    return f"e{exercise_index}c{check_index}"
+
+
+def _check_cell(check: Check, exercise_index: int, index: int) -> nbformat.NotebookNode:
+    label = f"check {index + 1} of exercise {check.exercise!r}{' (hidden)' if check.hidden else ''}"
+    cell = nbformat.v4.new_code_cell(export_source(check.sections, export_key(exercise_index, index), label))
     cell["id"] = check.cell_id
     cell.metadata["tags"] = ["check", ALLOW_ERRORS_TAG] + (["hidden"] if check.hidden else [])
-    cell.metadata["genlabs"] = {"exercise": check.exercise, "points": check.points}
     cell.metadata[GRADE_KEY] = {"exercise": check.exercise, "check": index, "points": check.points}
     return cell
 
@@ -112,10 +120,10 @@ def assemble(sub: nbformat.NotebookNode, exercises: list[Exercise]) -> Assembled
                     ex_notes.append(f"check {n} was edited; the instructor's check was run")
         elif i not in drop:
             cells.append(cell)
-    for ex in exercises:
+    for e, ex in enumerate(exercises):
         placed: nbformat.NotebookNode | None = None
         for n, check in enumerate(ex.checks):
-            new = _check_cell(check, n)
+            new = _check_cell(check, e, n)
             if check.cell_id in slot:
                 where = slot[check.cell_id]
                 cells[_index(cells, where)] = new
@@ -153,4 +161,4 @@ def _solution_cell(cells: list, ex: Exercise) -> nbformat.NotebookNode | None:
     return found
 
 
-__all__ = ["ALLOW_ERRORS_TAG", "GRADE_KEY", "HIDDEN_TAG", "Assembled", "assemble"]
+__all__ = ["ALLOW_ERRORS_TAG", "GRADE_KEY", "HIDDEN_TAG", "Assembled", "assemble", "export_key"]

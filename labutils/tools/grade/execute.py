@@ -1,132 +1,36 @@
-"""Run one notebook with papermill in its own process group, under a wall-time limit.
+"""Read what a sandboxed run left behind: the executed notebook (untrusted data), its errors, capped outputs.
 
-No per-cell timeout (training cells may take long); instead the whole run gets ``timeout`` seconds,
-after which papermill, its kernel and their children are killed. The kernel is the venv's
-``python3`` (a kernelspec written next to the run and put first on ``JUPYTER_PATH``); execution is
-headless (no stdin, ``MPLBACKEND=Agg``), so ``input()`` raises and widgets render to nothing.
+The executed notebook is written by the student's kernel's side of the sandbox, so it is read like
+any hostile file: never through a symbolic link, at most :data:`MAX_READ_BYTES`, parsed as JSON only.
+It is kept for people to look at and for the "first error above it" hints; verdicts never come from it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import threading
-import time
-from dataclasses import dataclass
+import stat
 from pathlib import Path
 
 import nbformat
-import psutil
-
-import labutils
 
 MAX_OUTPUT_CHARS = 20_000  # per output of a stored executed notebook
 MAX_NOTEBOOK_CHARS = 2_000_000  # all outputs of a stored executed notebook
-LOG_TAIL_BYTES = 16_384
-_live: set[subprocess.Popen] = set()
-_live_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """How a papermill run ended: exit code, whether the time limit killed it, the end of its log."""
-
-    returncode: int
-    timed_out: bool
-    log_tail: str
-    seconds: float
-
-
-def kernel_env(work: Path, build: Path, threads: int = 1, profile: str = "ci") -> dict[str, str]:
-    """Environment of a run: CI profile, outputs under ``build``, this interpreter as ``python3``."""
-    kernels = Path(work) / "jupyter" / "kernels" / "python3"
-    kernels.mkdir(parents=True, exist_ok=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (genlabs grading)", "language": "python"}
-    (kernels / "kernel.json").write_text(json.dumps(spec, indent=1))
-    env = dict(os.environ)
-    root = str(Path(labutils.__file__).resolve().parents[1])  # so the kernel imports this labutils
-    env.update({
-        "GENLABS_PROFILE": profile, "GENLABS_BUILD": str(build), "MPLBACKEND": "Agg",
-        "JUPYTER_PATH": os.pathsep.join([str(Path(work) / "jupyter"), env.get("JUPYTER_PATH", "")]).rstrip(os.pathsep),
-        "PYTHONPATH": os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-        "PYTHONHASHSEED": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "JUPYTER_PLATFORM_DIRS": "1",
-        "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
-        "OMP_WAIT_POLICY": env.get("OMP_WAIT_POLICY", "PASSIVE"),  # idle threads sleep: kernels share the cores
-    })
-    return env
-
-
-def _drain(pipe, tail: bytearray) -> None:
-    """Read a pipe to its end, keeping only the last LOG_TAIL_BYTES (a flood cannot fill memory)."""
-    for chunk in iter(lambda: pipe.read1(65536), b""):
-        tail += chunk
-        del tail[:-LOG_TAIL_BYTES]
-
-
-def kill_tree(proc: subprocess.Popen) -> None:
-    """Kill ``proc`` and every descendant (the kernel runs in its own session, so no killpg)."""
-    try:
-        family = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.Error:
-        family = []
-    for p in [*family, proc]:
-        try:
-            p.kill()
-        except (psutil.Error, ProcessLookupError):
-            pass
-    psutil.wait_procs([p for p in family if p.is_running()], timeout=10)
-
-
-def kill_all() -> None:
-    """Kill every run still going (used when the batch itself is interrupted)."""
-    with _live_lock:
-        procs = list(_live)
-    for proc in procs:
-        kill_tree(proc)
-
-
-def run_papermill(work: Path, input_name: str, output_name: str, cwd: Path, env: dict[str, str],
-                  timeout: float) -> RunResult:
-    """Execute ``work/input_name`` into ``work/output_name`` with papermill (kernel cwd ``cwd``).
-
-    The profile of ``env`` is passed as the ``PROFILE`` parameter; the notebook is saved after each
-    cell, so a run killed at the time limit leaves the cells it finished. Execution stops at the
-    first error except past cells tagged ``raises-exception`` (the grader tags every code cell).
-    """
-    cmd = [sys.executable, "-m", "papermill", input_name, output_name, "-k", "python3",
-           "-r", "PROFILE", env.get("GENLABS_PROFILE", "ci"), "--cwd", str(cwd), "--no-progress-bar",
-           "--log-level", "WARNING", "--start-timeout", "120"]
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    with _live_lock:
-        _live.add(proc)
-    tail = bytearray()
-    reader = threading.Thread(target=_drain, args=(proc.stdout, tail), daemon=True)
-    reader.start()
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        kill_tree(proc)  # also reaps a kernel left behind by a papermill that exited
-        proc.wait()
-        with _live_lock:
-            _live.discard(proc)
-    reader.join(timeout=10)
-    log = bytes(tail).decode("utf-8", "replace").replace(str(work), "<work>")
-    return RunResult(proc.returncode if not timed_out else -9, timed_out, log, time.monotonic() - start)
+MAX_READ_BYTES = 200_000_000  # the largest executed notebook read back at all
 
 
 def read_output(path: Path) -> nbformat.NotebookNode | None:
-    """The executed notebook, or None when papermill left none (or a half-written one)."""
+    """The executed notebook, or None when there is none, or a half-written, huge, odd or linked one."""
     try:
-        return nbformat.read(str(path), as_version=4)
-    except (OSError, ValueError, KeyError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_READ_BYTES:
+                return None
+            nb = nbformat.reads(f.read(MAX_READ_BYTES).decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+        return nb
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, nbformat.ValidationError):
         return None
 
 
@@ -138,12 +42,6 @@ def cell_error(cell: nbformat.NotebookNode) -> str | None:
     if cell.get("metadata", {}).get("papermill", {}).get("exception"):
         return "CellExecutionError: the cell failed without an error output"
     return None
-
-
-def cell_completed(cell: nbformat.NotebookNode) -> bool:
-    """Whether papermill ran the cell to its end."""
-    status = cell.get("metadata", {}).get("papermill", {}).get("status")
-    return cell.get("execution_count") is not None and status in (None, "completed")
 
 
 def error_above(cells: list, index: int, check_key: str) -> str | None:

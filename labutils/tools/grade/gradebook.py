@@ -1,15 +1,23 @@
 """The gradebook: one row per (student, notebook, exercise), a CSV and a Markdown summary.
 
 Rows are sorted and carry no timestamps, so grading the same submissions twice gives byte-identical
-files. Error texts are cleaned (one line, no control characters, memory addresses masked) and capped.
+files. Error texts are cleaned (one line, no control characters, memory addresses masked) and capped;
+names are cleaned too, with a hash of the original added whenever cleaning changed anything, so two
+folders never merge into one student. Row files (``OUT/rows/``, the job-array path) are signed with an
+HMAC under a per-batch key kept in ``OUT`` (never visible in a sandbox); ``gradebook`` accepts only
+files whose signature matches their content and their place.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
+import os
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
@@ -43,8 +51,14 @@ def clean_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 
 def clean_name(name: str) -> str:
-    """A student or notebook name as shown in the gradebook: printable, at most 200 characters."""
-    return clean_text(name, 200) or "(empty)"
+    """A student or notebook name as shown in the gradebook: printable, at most 200 characters, not a
+    spreadsheet formula, and unique: when cleaning changed the name, ``~`` and a hash of it are added."""
+    cleaned = clean_text(name, 180)
+    if cleaned.startswith(("=", "+", "-", "@")):
+        cleaned = "'" + cleaned
+    if cleaned == name and name:
+        return cleaned
+    return f"{cleaned or '(empty)'} ~{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
 def _fmt(x: float) -> str:
@@ -76,13 +90,55 @@ def read_csv(path: Path) -> list[Row]:
                     r["passed"] == "true", r["error"]) for r in reader]
 
 
-def rows_to_json(rows: Iterable[Row]) -> str:
-    return json.dumps([asdict(r) for r in sort_rows(rows)], indent=1, sort_keys=True) + "\n"
+KEY_FILE = ".grader-key"  # the batch's signing key, in OUT (mode 0600)
 
 
-def rows_from_json(text: str) -> list[Row]:
-    names = {f.name for f in fields(Row)}
-    return [Row(**{k: v for k, v in d.items() if k in names}) for d in json.loads(text)]
+def batch_key(out_dir: Path, fresh: bool = False) -> bytes:
+    """The signing key of the batch in ``out_dir``: made once (atomically, so job-array tasks agree) and
+    reused; ``fresh`` replaces it (a new local batch)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / KEY_FILE
+    if fresh:
+        path.unlink(missing_ok=True)
+    if not path.exists():
+        tmp = out_dir / f"{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # fails if another task made it first: then that key is the batch's
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = bytes.fromhex(path.read_text().strip())
+    if len(key) != 32:
+        raise ValueError(f"{path} is not a grader key: delete it and grade the batch again")
+    return key
+
+
+def _mac(key: bytes, place: str, body: str) -> str:
+    return hmac.new(key, f"{place}\n{body}".encode(), hashlib.sha256).hexdigest()
+
+
+def rows_to_json(rows: Iterable[Row], key: bytes, place: str) -> str:
+    """The signed row file of one submission; ``place`` is its path under ``OUT/rows``."""
+    body = json.dumps([asdict(r) for r in sort_rows(rows)], sort_keys=True)
+    return json.dumps({"rows": body, "hmac": _mac(key, place, body)}, indent=1) + "\n"
+
+
+def rows_from_json(text: str, key: bytes, place: str) -> list[Row]:
+    """The rows of a signed row file; ValueError when it is not the grader's (forged, edited or moved)."""
+    try:
+        doc = json.loads(text)
+        body, mac = doc["rows"], doc["hmac"]
+        if not (isinstance(body, str) and isinstance(mac, str) and hmac.compare_digest(mac, _mac(key, place, body))):
+            raise ValueError("bad signature")
+        names = {f.name for f in fields(Row)}
+        return [Row(**{k: v for k, v in d.items() if k in names}) for d in json.loads(body)]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{place}: not signed by this batch's grader ({e})") from None
 
 
 def _md(text: str) -> str:
@@ -134,9 +190,24 @@ def write_gradebook(rows: Iterable[Row], out_dir: Path) -> tuple[Path, Path]:
     return csv_path, md_path
 
 
-def collect_rows(out_dir: Path) -> list[Row]:
-    """Every row stored under ``out_dir/rows/`` (one JSON file per graded submission)."""
-    files = sorted((Path(out_dir) / "rows").glob("*/*.json"))
-    if not files:
-        raise ValueError(f"no graded submissions under {out_dir}/rows: run `grade` (or its --task shards) first")
-    return sort_rows(r for f in files for r in rows_from_json(f.read_text()))
+def collect_rows(out_dir: Path) -> tuple[list[Row], list[str]]:
+    """The rows of every row file under ``out_dir/rows/`` that the batch's grader signed, and the
+    reasons the other files there were refused."""
+    root = Path(out_dir) / "rows"
+    files = sorted(p for p in root.rglob("*") if not p.is_dir()) if root.is_dir() else []
+    if not (Path(out_dir) / KEY_FILE).is_file():
+        raise ValueError(f"no grader key in {out_dir}: run `grade` (or its --task shards) into it first")
+    key = batch_key(out_dir)
+    rows: list[Row] = []
+    refused: list[str] = []
+    for f in files:
+        place = f.relative_to(root).as_posix()
+        try:
+            if f.is_symlink() or not f.is_file() or f.stat().st_size > 10_000_000:
+                raise ValueError(f"{place}: not a regular file of the grader's size")
+            rows += rows_from_json(f.read_text(), key, place)
+        except (ValueError, OSError, UnicodeDecodeError) as e:
+            refused.append(str(e))
+    if not rows:
+        raise ValueError(f"no graded submissions under {root}: run `grade` (or its --task shards) first")
+    return sort_rows(rows), refused

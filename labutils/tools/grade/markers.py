@@ -5,7 +5,8 @@ An instructor notebook marks its exercises the nbgrader way (see docs/CONVENTION
 * a *solution* cell is tagged ``solution``, has metadata ``{"genlabs": {"exercise": name}}``, and
   holds the answer between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines;
 * a *check* cell is tagged ``check`` (public) or ``check`` + ``hidden``, has metadata
-  ``{"genlabs": {"exercise": name, "points": n}}``, and ``assert``\\ s.
+  ``{"genlabs": {"exercise": name, "points": n}}``, and ``### INPUTS`` (optional), ``### EXPORT`` and
+  ``### ASSERT`` sections (:mod:`labutils.tools.grade.checks`).
 
 :func:`student_version` turns an instructor notebook into the one handed out: answers replaced by
 ``# YOUR CODE HERE`` / ``raise NotImplementedError``, outputs cleared, hidden checks removed, and a
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from labutils.tools.grade import checks
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 SOLUTION_TAG, CHECK_TAG, HIDDEN_TAG, NOTE_TAG = "solution", "check", "hidden", "grading-note"
@@ -40,6 +43,11 @@ class Check:
     source: str
     cell_id: str
     sha256: str
+
+    @property
+    def sections(self) -> checks.Sections:
+        """INPUTS, EXPORT and ASSERT (validated when the notebook was parsed)."""
+        return checks.split(self.source)
 
 
 @dataclass
@@ -130,6 +138,7 @@ def parse_exercises(nb: nbformat.NotebookNode, name: str = "notebook") -> list[E
             if ex not in exercises:
                 raise ValueError(f"{where}: check of exercise {ex!r} comes before (or without) a "
                                  f"'{SOLUTION_TAG}' cell for it")
+            checks.split(normalize(cell.source), where)  # validates the sections
             exercises[ex].checks.append(Check(ex, points, HIDDEN_TAG in cell_tags, normalize(cell.source),
                                               cell["id"], source_hash(cell.source)))
         elif HIDDEN_TAG in cell_tags:
@@ -191,10 +200,11 @@ def _note_cell(exercises: list[Exercise]) -> nbformat.NotebookNode:
             f"| {ex.max_points:g} |" for ex in exercises]
     text = "\n".join([
         "**Grading.** Replace each `raise NotImplementedError` by your answer. Your notebook is graded",
-        "by re-running it from top to bottom in the CI profile (`GENLABS_PROFILE=ci`) with a time limit",
-        "for the whole notebook. The *public* checks below each exercise run then as they are here, so",
-        "do not edit or delete them (the original versions run anyway); *hidden* checks test the same",
-        "exercise on other inputs and are added at grading.", "",
+        "by re-running it from top to bottom in the CI profile (`GENLABS_PROFILE=ci`) in a sandbox, with a",
+        "time limit for the whole notebook. Each check cell computes values from your code (its `### EXPORT`",
+        "part, on inputs drawn at grading time) and the grader judges them outside your notebook (its",
+        "`### ASSERT` part), so do not edit or delete check cells (the original versions run anyway);",
+        "*hidden* checks test the same exercise on other inputs and are added at grading.", "",
         "| exercise | public checks | hidden checks | points |", "|---|---|---|---|", *rows])
     cell = nbformat.v4.new_markdown_cell(text)
     cell["id"] = "genlabs-grading-note"

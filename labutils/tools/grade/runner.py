@@ -1,8 +1,9 @@
-"""Grade submissions: find them, run each in its own papermill process, turn the result into rows.
+"""Grade submissions: find them, grade each in its own sandbox, turn the results into signed rows.
 
-The unit of work is :func:`grade_one` (one submission -> its gradebook rows); :func:`grade_batch`
-maps it over ``SUBMISSIONS/<student>/<NN_topic>.ipynb`` with any ``map`` (local threads by default,
-each thread waiting on its own papermill subprocess), so a Dask or Slurm executor slots in.
+The unit of work is :func:`grade_one` (one submission -> its gradebook rows, also written to
+``OUT/rows/`` signed with the batch key); :func:`grade_batch` maps it over
+``SUBMISSIONS/<student>/<NN_topic>.ipynb`` with any ``map`` (local threads by default, each thread
+waiting on its own sandboxed papermill process), so a Dask or Slurm executor slots in.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from pathlib import Path
 
 import nbformat
 
-from labutils.tools.grade import execute
-from labutils.tools.grade.assemble import GRADE_KEY, assemble
+from labutils.tools import launcher
+from labutils.tools.grade import sandbox
+from labutils.tools.grade.assemble import assemble
 from labutils.tools.grade.gradebook import (
     WHOLE_NOTEBOOK,
     Row,
+    batch_key,
     clean_name,
     clean_text,
     rows_to_json,
@@ -31,6 +34,7 @@ from labutils.tools.grade.gradebook import (
     write_gradebook,
 )
 from labutils.tools.grade.markers import Exercise, parse_exercises, read_notebook
+from labutils.tools.grade.submission import Settings, grade_in
 
 MAX_SUBMISSION_BYTES = 50_000_000
 NAME_RE = re.compile(r"\d\d_[\w-]+")
@@ -46,18 +50,6 @@ class Submission:
     student: str
     notebook: str
     problem: str = ""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything :func:`grade_one` needs besides the submission (picklable, for remote executors)."""
-
-    instructor_dir: Path
-    out_dir: Path
-    timeout: float = 600.0
-    threads: int = 1
-    max_output_chars: int = execute.MAX_OUTPUT_CHARS
-    max_notebook_chars: int = execute.MAX_NOTEBOOK_CHARS
 
 
 def slug(name: str) -> str:
@@ -121,39 +113,6 @@ def _read_submission(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def _rows(sub: Submission, exercises: list[Exercise], nb: nbformat.NotebookNode | None,
-          run: execute.RunResult, notes: dict[str, list[str]], timeout: float) -> list[Row]:
-    """Score each exercise from the executed notebook: a check passes if it ran without an error."""
-    cells = nb.cells if nb is not None else []
-    checks = {(m.get("exercise"), m.get("check")): i
-              for i, c in enumerate(cells) if isinstance(m := c.metadata.get(GRADE_KEY), dict)}
-    if run.timed_out:
-        not_run = f"not run: the notebook exceeded the time limit of {timeout:g} s"
-    elif run.returncode and "DeadKernelError" in run.log_tail:
-        not_run = "not run: the kernel died (did the notebook call exit() or run out of memory?)"
-    elif nb is None:
-        not_run = f"not run: papermill failed ({execute.last_error_line(run.log_tail)})"
-    else:
-        not_run = f"not run: execution stopped early ({execute.last_error_line(run.log_tail)})"
-    rows = []
-    for ex in exercises:
-        points, problems = 0.0, []
-        for n, check in enumerate(ex.checks):
-            i = checks.get((ex.name, n))
-            error = execute.cell_error(cells[i]) if i is not None else None
-            if i is None or (error is None and not execute.cell_completed(cells[i])):
-                problems.append(f"check {n + 1}: {not_run}")
-            elif error is not None:
-                cause = execute.error_above(cells, i, GRADE_KEY)
-                problems.append(f"check {n + 1}: {error}" + (f" (first error above it: {cause})" if cause else ""))
-            else:
-                points += check.points
-        text = "; ".join(problems[:1] + notes.get(ex.name, []))
-        rows.append(Row(clean_name(sub.student), clean_name(sub.notebook), ex.name, points, float(ex.max_points),
-                        not problems, clean_text(text)))
-    return rows
-
-
 def _grade(sub: Submission, settings: Settings) -> list[Row]:
     if not NAME_RE.fullmatch(sub.notebook) or not (settings.instructor_dir / f"{sub.notebook}.ipynb").is_file():
         known = ", ".join(p.stem for p in sorted(settings.instructor_dir.glob("[0-9][0-9]_*.ipynb")))
@@ -170,23 +129,9 @@ def _grade(sub: Submission, settings: Settings) -> list[Row]:
         return _fail(sub, exercises, f"not a valid notebook: {type(e).__name__}: {e}")
     graded = assemble(submitted, exercises)
     student_slug, nb_slug = slug(sub.student), slug(sub.notebook)
-    work = inside(settings.out_dir, "_work", student_slug, nb_slug)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        nbformat.write(graded.nb, str(work / "input.ipynb"))
-        env = execute.kernel_env(work, inside(settings.out_dir, "build", student_slug), settings.threads)
-        run = execute.run_papermill(work, "input.ipynb", "output.ipynb", settings.instructor_dir.resolve(),
-                                    env, settings.timeout)
-        executed = execute.read_output(work / "output.ipynb")
-        if executed is not None:
-            execute.cap_outputs(executed, settings.max_output_chars, settings.max_notebook_chars)
-            target = inside(settings.out_dir, "executed", student_slug, f"{nb_slug}.ipynb")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(executed, str(target))
-        return _rows(sub, exercises, executed, run, graded.notes, settings.timeout)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return grade_in(inside(settings.out_dir, "_work", student_slug, nb_slug),
+                    inside(settings.out_dir, "executed", student_slug, f"{nb_slug}.ipynb"), sub.student, sub.notebook,
+                    exercises, graded, settings)
 
 
 def grade_one(sub: Submission, settings: Settings) -> list[Row]:
@@ -196,9 +141,10 @@ def grade_one(sub: Submission, settings: Settings) -> list[Row]:
         rows = _grade(sub, settings)
     except Exception as e:  # noqa: BLE001 - one broken submission must not stop the batch
         rows = _fail(sub, None, f"grader error: {type(e).__name__}: {e}")
-    target = inside(settings.out_dir, "rows", slug(sub.student), f"{slug(sub.notebook)}.json")
+    place = f"{slug(sub.student)}/{slug(sub.notebook)}.json"
+    target = inside(settings.out_dir, "rows", *place.split("/"))
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(rows_to_json(rows))
+    target.write_text(rows_to_json(rows, settings.key, place))
     return rows
 
 
@@ -207,33 +153,42 @@ def default_workers() -> int:
 
 
 def make_settings(instructor_dir: Path, out_dir: Path, submissions_dir: Path, timeout: float,
-                  workers: int = 1, threads: int = 1) -> Settings:
-    """Checked settings: the output folder must not hold the submissions or instructor notebooks."""
+                  workers: int = 1, threads: int = 1, *, use_sandbox: bool = True, memory_gb: float = 8.0,
+                  fresh_key: bool = False) -> Settings:
+    """Checked settings: the output folder must not hold the submissions or instructor notebooks; the
+    sandbox must be available (ValueError naming the package) unless ``use_sandbox`` is False."""
     out, subs, inst = (Path(p).resolve() for p in (out_dir, submissions_dir, instructor_dir))
     if not inst.is_dir():
         raise ValueError(f"instructor folder {inst} does not exist: pass --instructor notebooks/")
     for name, other in (("submissions", subs), ("instructor", inst)):
         if out == other or other in out.parents:
             raise ValueError(f"the output folder {out} must lie outside the {name} folder {other}")
-    if timeout <= 0 or workers < 1 or threads < 1:
-        raise ValueError(f"need timeout > 0, workers >= 1 and threads >= 1; "
-                         f"got timeout={timeout}, workers={workers}, threads={threads}")
-    return Settings(inst, out, float(timeout), threads=threads)
+    if timeout <= 0 or workers < 1 or threads < 1 or memory_gb < 1:
+        raise ValueError(f"need timeout > 0, workers >= 1, threads >= 1 and memory >= 1 GB; got timeout={timeout}, "
+                         f"workers={workers}, threads={threads}, memory={memory_gb} GB")
+    if use_sandbox:
+        sandbox.bwrap_path()
+    return Settings(inst, out, batch_key(out, fresh=fresh_key), float(timeout), threads=threads,
+                    use_sandbox=use_sandbox,
+                    limits=sandbox.Limits(memory_bytes=int(memory_gb * 2**30)))
 
 
 def grade_batch(submissions_dir: Path, out_dir: Path, *, instructor_dir: Path = Path("notebooks"),
-                workers: int | None = None, timeout: float = 600.0, threads: int = 1,
-                map: MapFn | None = None) -> list[Row]:
+                workers: int | None = None, timeout: float = 600.0, threads: int = 1, use_sandbox: bool = True,
+                memory_gb: float = 8.0, map: MapFn | None = None) -> list[Row]:
     """Grade every submission and write ``gradebook.csv`` and ``summary.md`` into ``out_dir``.
 
     ``map(fn, submissions)`` runs :func:`grade_one` over the submissions; the default uses ``workers``
     threads (default: the number of cores), each waiting on its own papermill process. Each kernel
     gets ``threads`` BLAS/OpenMP threads: keep 1 unless the machine is yours alone, since spinning
-    OpenMP threads on a busy machine can make training tens of times slower.
+    OpenMP threads on a busy machine can make training tens of times slower. Every kernel runs in a
+    sandbox (:mod:`~labutils.tools.grade.sandbox`, ``memory_gb`` of address space per process) unless
+    ``use_sandbox`` is False.
     """
     workers = workers or default_workers()
-    settings = make_settings(instructor_dir, out_dir, submissions_dir, timeout, workers, threads)
-    for sub_dir in ("rows", "executed", "_work", "build"):
+    settings = make_settings(instructor_dir, out_dir, submissions_dir, timeout, workers, threads,
+                             use_sandbox=use_sandbox, memory_gb=memory_gb, fresh_key=True)
+    for sub_dir in ("rows", "executed", "_work"):
         shutil.rmtree(settings.out_dir / sub_dir, ignore_errors=True)
     subs = discover(submissions_dir)
     fn = functools.partial(grade_one, settings=settings)
@@ -245,7 +200,7 @@ def grade_batch(submissions_dir: Path, out_dir: Path, *, instructor_dir: Path = 
                 results = list(pool.map(fn, subs))
             except BaseException:  # Ctrl-C: cancel what has not started, kill what runs
                 pool.shutdown(wait=False, cancel_futures=True)
-                execute.kill_all()
+                launcher.kill_all()
                 raise
     rows = sort_rows(r for rs in results for r in rs)
     write_gradebook(rows, settings.out_dir)
@@ -254,9 +209,10 @@ def grade_batch(submissions_dir: Path, out_dir: Path, *, instructor_dir: Path = 
 
 
 def grade_task(submissions_dir: Path, out_dir: Path, index: int, *, instructor_dir: Path = Path("notebooks"),
-               timeout: float = 600.0, threads: int = 1) -> list[Row]:
+               timeout: float = 600.0, threads: int = 1, use_sandbox: bool = True, memory_gb: float = 8.0) -> list[Row]:
     """Grade only submission number ``index`` of :func:`discover`'s list (one task of a job array)."""
     subs = discover(submissions_dir)
     if not 0 <= index < len(subs):
         raise ValueError(f"task index {index} is out of range: there are {len(subs)} submissions (0..{len(subs) - 1})")
-    return grade_one(subs[index], make_settings(instructor_dir, out_dir, submissions_dir, timeout, 1, threads))
+    return grade_one(subs[index], make_settings(instructor_dir, out_dir, submissions_dir, timeout, 1, threads,
+                                                use_sandbox=use_sandbox, memory_gb=memory_gb))
