@@ -22,7 +22,7 @@ def start(
     deterministic: bool = False,
     threads: int | None = None,
 ) -> profiles.Config:
-    """Resolve the profile, seed everything, pick the device, set the plot style, print the report.
+    """Resolve the profile (``"auto"``: full on a GPU, ci on a CPU), seed everything, pick the device, set the plot style, print the report.
 
     Returns the profile's parameters as a :class:`~labutils.profiles.Config` with ``profile``,
     ``seed``, ``device`` and ``generator`` (a seeded CPU ``torch.Generator``) added.
@@ -45,4 +45,5 @@ def start(
         _device.flush_denormals()
     plot.use_style()
     print(f"{notebook} | profile {cfg.profile} | seed {seed} | {_device.env_report(cfg.device)}")
+    print(profiles.explain(profile))
     return cfg

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from labutils.tools import progress as progress_lines
 from labutils.tools import references
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
@@ -68,13 +69,14 @@ def strip(nb) -> nbformat.NotebookNode:
 
 
 def execute(src: Path, dst: Path, *, profile: str = "ci", timeout: float | None = None,
-            extra_env: dict[str, str] | None = None) -> nbformat.NotebookNode:
+            extra_env: dict[str, str] | None = None, progress=None) -> nbformat.NotebookNode:
     """Run ``src`` top to bottom with papermill (``PROFILE=profile``) in this environment's kernel.
 
     The kernel runs in the notebook's folder, with ``$GENLABS_PROFILE`` set and this interpreter's
     ``bin/`` first on PATH (so ``python3`` is this venv's). Its OpenMP threads sleep when idle
     (``OMP_WAIT_POLICY=PASSIVE`` unless set): spinning threads slow a run 20x when another process
-    holds a core. ``timeout`` is per cell, in seconds.
+    holds a core. ``timeout`` is per cell, in seconds. ``progress``: a :class:`labutils.tools.progress.Progress`
+    to report cells, time and training bars to while it runs (``make run``).
     """
     import papermill
 
@@ -87,7 +89,7 @@ def execute(src: Path, dst: Path, *, profile: str = "ci", timeout: float | None 
         dst.parent.mkdir(parents=True, exist_ok=True)
         return papermill.execute_notebook(str(src), str(dst), parameters={"PROFILE": profile}, kernel_name="python3",
                                           language="python", cwd=str(src.parent), progress_bar=False,
-                                          execution_timeout=timeout)
+                                          execution_timeout=timeout, **progress_lines.engine_kwargs(progress))
     finally:
         for k, v in saved.items():
             if v is None:
@@ -198,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     from labutils.results import build_dir, load
 
     out = args.out or build_dir() / ("notebooks" if args.command == "run" else "refs")
-    failed = []
+    failed, summary = [], []
     for path in paths:
         t0 = time.perf_counter()
         try:
@@ -212,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                     failed.append(path.name)
                 continue
             if args.command == "run":
-                execute(path, out / path.name, profile=args.profile)
+                progress_lines.run_reported(path.stem, args.profile, summary, lambda shown: execute(
+                    path, out / path.name, profile=args.profile, progress=shown))
             elif args.profile == "ci":
                 refresh(path, out)
             written = references.write(path.stem, args.profile, load(path.stem)) if args.command == "refs" else None
@@ -222,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{args.command} {path.name} ({args.profile} profile): {time.perf_counter() - t0:.0f} s"
               + (f" -> {written}" if written else f" -> {out / path.name}"))
+    if summary:
+        print("\n" + progress_lines.summary_table(summary))
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
