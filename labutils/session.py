@@ -22,7 +22,10 @@ def start(
     deterministic: bool = False,
     threads: int | None = None,
 ) -> profiles.Config:
-    """Resolve the profile (``"auto"``: full on a GPU, ci on a CPU), seed everything, pick the device, set the plot style, print the report.
+    """Resolve the profile, seed everything, pick the device, set the plot style, print the report.
+
+    ``profile`` ``"auto"`` (or None) is ``full`` on a CUDA/MPS device and ``ci`` on a CPU; a second
+    printed line says which profile was chosen and how to change it.
 
     Returns the profile's parameters as a :class:`~labutils.profiles.Config` with ``profile``,
     ``seed``, ``device`` and ``generator`` (a seeded CPU ``torch.Generator``) added.

@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                     failed.append(path.name)
                 continue
             if args.command == "run":
-                progress_lines.run_reported(path.stem, args.profile, summary, lambda shown: execute(
+                progress_lines.run_reported(path.stem, args.profile, summary, lambda shown, path=path: execute(
                     path, out / path.name, profile=args.profile, progress=shown))
             elif args.profile == "ci":
                 refresh(path, out)
