@@ -176,15 +176,20 @@ def lecture_map(available: set[str]) -> str:
     return re.sub(r"\{doc\}`(\w+) <labs/(\w+)>`", lambda m: _link(m.group(2), available, m.group(1)), text)
 
 
-def write_sources(notebooks_dir: Path, src: Path, mathjax: Path) -> list[str]:
-    """Write the Sphinx sources into ``src`` (emptied first); return the labs that have a page."""
+def write_sources(notebooks_dir: Path, src: Path, mathjax: Path, labs: list[str] | None = None,
+                  sources_dir: Path = REPO / "notebooks") -> list[str]:
+    """Write the Sphinx sources into ``src`` (emptied first); return the labs that have a page.
+
+    ``labs``: the labs of the course (default: every ``notebooks/NN_*.ipynb``); ``sources_dir``: where the
+    committed labs are (their download copies).
+    """
     shutil.rmtree(src, ignore_errors=True)
     (src / "labs" / "downloads").mkdir(parents=True)
     (src / "_static").mkdir()
     shutil.copy2(CONF_DIR / "conf.py", src / "conf.py")
     shutil.copy2(CONF_DIR / "genlabs.css", src / "_static" / "genlabs.css")
     shutil.copytree(mathjax, src / "_static" / "mathjax")
-    names, available, profiles, checks = lab_names(), set(), {}, {}
+    names, available, profiles, checks = labs or lab_names(), set(), {}, {}
     for name in names:
         executed_path = notebooks_dir / f"{name}.ipynb"
         if not executed_path.is_file():
@@ -196,7 +201,7 @@ def write_sources(notebooks_dir: Path, src: Path, mathjax: Path) -> list[str]:
         checks[name] = (sum(r["verdict"] == "passed" for r in rows), len(rows)) if rows else None
         nbformat.write(page_notebook(name, executed), src / "labs" / f"{name}.ipynb")
         # labs/downloads/ is in conf.py's exclude_patterns: files to download, not pages
-        shutil.copy2(REPO / "notebooks" / f"{name}.ipynb", src / "labs" / "downloads" / f"{name}.ipynb")
+        shutil.copy2(sources_dir / f"{name}.ipynb", src / "labs" / "downloads" / f"{name}.ipynb")
         shutil.copy2(executed_path, src / "labs" / "downloads" / f"{name}.executed.ipynb")
     (src / "index.md").write_text(index_page(names, available, profiles, checks, readme_rows()))
     (src / "lecture_map.md").write_text(lecture_map(available))
@@ -213,15 +218,18 @@ def network_loads(site: Path) -> list[str]:
 
 
 def build(notebooks_dir: Path, out: Path, *, mathjax: Path | None = None, src: Path | None = None,
-          quiet: bool = True) -> list[str]:
-    """Build the site into ``out``; return the labs that got a page. Raises on a Sphinx error or a network load."""
+          quiet: bool = True, labs: list[str] | None = None, sources_dir: Path = REPO / "notebooks") -> list[str]:
+    """Build the site into ``out``; return the labs that got a page. Raises on a Sphinx error or a network load.
+
+    ``labs``, ``sources_dir``: as for :func:`write_sources` (tests give a tiny course).
+    """
     mathjax = mathjax or default_mathjax()
     if mathjax is None or not (Path(mathjax) / MATHJAX_ENTRY).is_file():
         raise FileNotFoundError(
             f"MathJax 3 not found ({mathjax or 'no --mathjax and no build/mathjax'}): `make site` installs it, or "
             f"`npm install --prefix build/mathjax mathjax@3`, or set ${MATHJAX_ENV} to its es5 folder")
     src = src or out.parent / "site-src"
-    labs = write_sources(notebooks_dir, src, Path(mathjax))
+    labs = write_sources(notebooks_dir, src, Path(mathjax), labs, sources_dir)
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-n" if not quiet else "-q", str(src), str(out),
            "-d", str(src / ".doctrees")]

@@ -148,8 +148,9 @@ def run(site: Path, shots: Path, chromium: Path) -> list[str]:
                 here["url"] = f"{base}/index.html"
                 check_page(page, here["url"], problems, is_lab=False)
                 page.screenshot(path=str(shots / "site-index.png"), full_page=True)
-                links = page.evaluate("() => [...new Set([...document.querySelectorAll('a.reference.internal')]"
-                                      ".map(a => a.href.split('#')[0]).filter(h => /\\/labs\\/[^/]+\\.html$/.test(h)))]")
+                links = page.evaluate(
+                    "() => [...new Set([...document.querySelectorAll('a.reference.internal')]"
+                    ".map(a => a.href.split('#')[0]).filter(h => /\\/labs\\/[^/]+\\.html$/.test(h)))]")
                 on_disk = sorted(f"{base}/labs/{f.name}" for f in (site / "labs").glob("*.html"))
                 if sorted(links) != on_disk:
                     problems.append(f"the index links {sorted(links)}, the site has {on_disk}")
@@ -175,11 +176,13 @@ def run(site: Path, shots: Path, chromium: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--site", type=Path, default=REPO / "build" / "site", help="the built site (default %(default)s)")
+    parser.add_argument("--site", type=Path, default=REPO / "build" / "site",
+                        help="the built site (default %(default)s)")
     parser.add_argument("--screenshots", type=Path, default=REPO / "build" / "screenshots")
     parser.add_argument("--chromium", type=Path, default=Path("/usr/bin/chromium"))
     parser.add_argument("--break", dest="broken", action="store_true",
-                        help="test a damaged copy (an image removed, no MathJax on a page, a raw $$ on another): must fail")
+                        help="test a damaged copy (an image removed, no MathJax on a page, a raw $$ on another): "
+                             "must fail")
     args = parser.parse_args(argv)
     if not (args.site / "index.html").is_file():
         print(f"no site at {args.site}: run `make site` first", file=sys.stderr)
