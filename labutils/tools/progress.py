@@ -237,5 +237,6 @@ def summary_table(rows: Iterable[tuple[str, str, float, tuple[int, int] | None, 
             for nb, prof, t, c, status in rows]
     widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in body]
+    lines = [fmt.format(*head).rstrip(), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r).rstrip()
+                                                                                       for r in body]
     return "\n".join(lines)
