@@ -10,7 +10,7 @@ again. The builder writes the Sphinx sources into ``build/site-src/`` and then r
 - ``labs/NN_name.ipynb``: a copy of each executed notebook with one note added under its title: the
   profile it ran in, links to download the lab (as committed) and the executed copy, and a table of its
   checked claims (the ``check NAME: ... passed`` lines of its outputs); widget views are dropped (their
-  text stand-ins say nothing without a kernel);
+  text stand-ins say nothing without a kernel); written answers (``### BEGIN/END SOLUTION``) go in a box;
 - ``_static/mathjax/``: MathJax 3 (``--mathjax``: its ``es5`` folder, from npm's ``mathjax`` package;
   the Makefile installs it into ``build/mathjax`` when missing), so maths renders with no network.
 
@@ -38,6 +38,8 @@ MATHJAX_ENV = "GENLABS_MATHJAX"
 CHECK_LINE = re.compile(r"^check (?P<name>[^:\s]+): (?P<claim>.*?) \((?P<tol>±[^:]*): (?P<why>.*)\) "
                         r"(?P<verdict>passed|FAILED)\s*$", re.MULTILINE)
 VERDICT_LINE = re.compile(r"^(.+): (True|False)\s*$", re.MULTILINE)
+# an instructor's written answer in a markdown cell (labutils.grade's markers): a box on the page, not two headings
+SOLUTION = re.compile(r"^### BEGIN SOLUTION\s*$(.*?)^### END SOLUTION\s*$", re.MULTILINE | re.DOTALL)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # a resource the browser would fetch by itself (links a reader clicks are fine)
 NETWORK_LOAD = re.compile(r"<(?:script|img|iframe|source|embed)\b[^>]*\bsrc=[\"'](?:https?:)?//"
@@ -129,9 +131,13 @@ def lab_note(name: str, nb) -> str:
 
 
 def page_notebook(name: str, executed) -> nbformat.NotebookNode:
-    """The executed notebook as its page shows it: the note under the title, widget views dropped."""
+    """The executed notebook as its page shows it: the note under the title, widget views dropped, the written
+    answers between ``### BEGIN/END SOLUTION`` in a box titled "A solution"."""
     nb = copy.deepcopy(executed)
     for cell in nb.cells:
+        if cell.cell_type == "markdown" and SOLUTION.search(cell.source):
+            cell.source = SOLUTION.sub(lambda m: f":::{{admonition}} A solution\n{m.group(1).strip()}\n:::",
+                                       cell.source)
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {})]
     title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("#")),
@@ -231,7 +237,7 @@ def build(notebooks_dir: Path, out: Path, *, mathjax: Path | None = None, src: P
     src = src or out.parent / "site-src"
     labs = write_sources(notebooks_dir, src, Path(mathjax), labs, sources_dir)
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-n" if not quiet else "-q", str(src), str(out),
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-E", *(["-q"] if quiet else []), str(src), str(out),
            "-d", str(src / ".doctrees")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

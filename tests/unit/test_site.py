@@ -32,6 +32,7 @@ def _executed(checks: str) -> nbformat.NotebookNode:
         new_markdown_cell("# 00 · A tiny lab\n\nThe loss is "
                           "$$\\mathcal{L} = \\frac{1}{B}\\sum_i \\lVert x_i \\rVert^2$$"),
         new_code_cell("PROFILE = 'full'", metadata={"tags": ["parameters"]}),
+        new_markdown_cell("**Question.** Why?\n\n### BEGIN SOLUTION\nBecause the loss fell.\n### END SOLUTION\n"),
         new_code_cell("# NBVAL_CHECK_OUTPUT\ncheck(...)", execution_count=2, outputs=[
             new_output("stream", name="stdout", text=checks)]),
         new_code_cell("plot()", execution_count=3, outputs=[
@@ -79,6 +80,7 @@ def test_a_tiny_executed_notebook_becomes_an_offline_page(tmp_path):
     # the figure, as a file of the site
     images = re.findall(r'<img[^>]*src="\.\./(_images/[^"]+\.png)"', page)
     assert len(images) == 1 and (out / images[0]).is_file()
+    assert "BEGIN SOLUTION" not in page and "A solution" in page and "Because the loss fell." in page
     assert "IntSlider" not in page  # a widget's text stand-in says nothing without a kernel
     # MathJax from the site itself, and the formula handed to it
     assert re.search(r'<script[^>]*src="\.\./_static/mathjax/tex-mml-chtml\.js', page)
