@@ -5,7 +5,8 @@ papermill alone prints nothing until a notebook ends (05's full profile: 17 sile
 :class:`Progress`:
 
 - a line when each code cell starts: ``[05_gan_mnist] cell 12/31 started at 0:03:10 | hist = fit_gan(...``;
-- while a cell runs, a line every ``every`` seconds (default 8, so never 10 s without one):
+- while a cell runs, a line every ``every`` seconds (default 8, so never 10 s without one; also while the
+  kernel starts or stops):
   ``[05_gan_mnist] cell 12/31 running 0:01:20 (notebook 0:04:30) | fit_gan:  45%| 900/2000 [01:19<01:37, 11.3it/s]``
   with the newest tqdm bar of the cell (tqdm.auto draws ipywidgets in the kernel: the bar's text is read
   from the widget messages, so the bars stay widgets in JupyterLab) or else its last printed line;
@@ -62,6 +63,7 @@ class Progress:
         self.t0 = self.now()
         self.cell_t0: float | None = None
         self.cell_label = ""
+        self.phase = "starting the kernel"  # what is going on while no cell runs
         self.last_print = self.t0
         self.last_output = ""
         self.widgets: dict[str, dict] = {}  # comm id -> widget state (tqdm: HBox of HTML, FloatProgress, HTML)
@@ -93,6 +95,7 @@ class Progress:
             if self.cell_t0 is not None and self.now() - self.cell_t0 >= self.every:
                 self._print(f"{self.cell_label} done in {clock(self.now() - self.cell_t0)}")
             self.cell_t0 = None
+            self.phase = f"after {self.cell_label}: saving, next cell or stopping the kernel"
 
     def message(self, msg: dict) -> None:
         """One kernel IOPub message of the running cell: remember its last output line and widget states."""
@@ -129,6 +132,8 @@ class Progress:
 
     def status(self) -> str:
         now = self.now()
+        if self.cell_t0 is None:
+            return f"{self.phase} (notebook {clock(now - self.t0)})"
         what = self.bar_text() or self.last_output
         line = f"{self.cell_label} running {clock(now - self.cell_t0)} (notebook {clock(now - self.t0)})"
         return f"{line} | {what[:120]}" if what else line
@@ -140,7 +145,7 @@ class Progress:
     def _beat(self) -> None:
         while not self._stop.wait(min(0.25, self.every / 4)):
             with self._lock:
-                if self.cell_t0 is not None and self.now() - self.last_print >= self.every:
+                if self.now() - self.last_print >= self.every:
                     self._print(self.status())
 
     def finish(self, ok: bool = True) -> None:
