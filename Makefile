@@ -1,4 +1,5 @@
-# genlabs: `make run` executes every lab (CI profile unless PROFILE=full) into build/;
+# genlabs: `make run` executes every lab (CI profile unless PROFILE=full) into build/; `make site` makes the
+# course website of what it executed (build/site/);
 # `make test` runs the unit tests, every notebook in its CI profile, and the nbval-style checks.
 # Both set up .venv first when it is missing or pyproject.toml changed.
 
@@ -14,7 +15,7 @@ export PYTHONHASHSEED := 0
 # with spinning threads and 28 s with this (benchmarks/RESULTS.md, OpenMP wait policy).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup run test test-slow test-unit test-notebooks nbval lint lab refs verify strip student grade test-browser benchmarks clean
+.PHONY: setup run site mathjax test test-slow test-unit test-notebooks nbval lint lab refs verify strip student grade test-browser test-site benchmarks clean
 
 setup: $(STAMP)
 
@@ -22,11 +23,30 @@ $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq bubblewrap; else echo "note: grading sandboxes submissions with bubblewrap: install the package bubblewrap (e.g. sudo apt-get install bubblewrap)"; fi; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,site]"
 	touch $(STAMP)
 
 run: $(STAMP)  ## execute every lab headless into build/notebooks (PROFILE=ci|full)
 	$(PY) -m labutils.notebooks run --profile $(PROFILE) $(NB)
+
+# MathJax 3 for the site (npm's `mathjax`, its es5 folder is served by the site itself: maths renders offline)
+MATHJAX_VERSION := 3.2.2
+MATHJAX_DIR := build/mathjax/node_modules/mathjax/es5
+
+site: $(STAMP) $(MATHJAX_DIR)/tex-mml-chtml.js  ## the course website from build/notebooks (make run first) into build/site
+	$(PY) -c "import sphinx, myst_nb, sphinx_book_theme" 2>/dev/null || $(PY) -m pip install --quiet -e ".[dev,site]"
+	$(PY) -m labutils.tools.site --mathjax $(MATHJAX_DIR)
+
+mathjax: $(MATHJAX_DIR)/tex-mml-chtml.js
+
+$(MATHJAX_DIR)/tex-mml-chtml.js:
+	command -v npm >/dev/null || test "$$(id -u)" != 0 || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; }
+	command -v npm >/dev/null || { echo "make site needs npm to install MathJax: apt-get install npm"; exit 2; }
+	npm install --prefix build/mathjax --no-audit --no-fund --no-save mathjax@$(MATHJAX_VERSION)
+
+test-site: $(STAMP)  ## the built site in headless Chromium, offline: images, maths, console, downloads (make site first)
+	$(PY) tests/browser/run_site_test.py
 
 # The labs run two at a time (each kernel uses one torch thread, so the two cores are both used); the
 # rest runs after them and reuses their cached trainings.

@@ -24,6 +24,9 @@ def start(
 ) -> profiles.Config:
     """Resolve the profile, seed everything, pick the device, set the plot style, print the report.
 
+    ``profile`` ``"auto"`` (or None) is ``full`` on a CUDA/MPS device and ``ci`` on a CPU; a second
+    printed line says which profile was chosen and how to change it.
+
     Returns the profile's parameters as a :class:`~labutils.profiles.Config` with ``profile``,
     ``seed``, ``device`` and ``generator`` (a seeded CPU ``torch.Generator``) added.
 
@@ -45,4 +48,5 @@ def start(
         _device.flush_denormals()
     plot.use_style()
     print(f"{notebook} | profile {cfg.profile} | seed {seed} | {_device.env_report(cfg.device)}")
+    print(profiles.explain(profile))
     return cfg

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import re
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from pathlib import Path
 import nbformat
 
 from labutils.tools import launcher, references
+from labutils.tools import progress as progress_lines
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 CHECK_LINE = re.compile(r"^check [^:]+:.*$", re.MULTILINE)  # printed by labutils.check: numbers go to verify
@@ -68,24 +70,35 @@ def strip(nb) -> nbformat.NotebookNode:
 
 
 def execute(src: Path, dst: Path, *, profile: str = "ci", timeout: float | None = None,
-            extra_env: dict[str, str] | None = None) -> nbformat.NotebookNode:
+            extra_env: dict[str, str] | None = None, progress=None) -> nbformat.NotebookNode:
     """Run ``src`` top to bottom with papermill (``PROFILE=profile``) in this environment's kernel.
 
     The kernel runs in the notebook's folder, with the environment of
     :func:`labutils.tools.launcher.kernel_env` (``$GENLABS_PROFILE``, this venv's python, sleeping OpenMP
     threads unless ``OMP_WAIT_POLICY`` is set) plus ``extra_env``, and inline figures. ``timeout`` is per
-    cell, in seconds. Raises RuntimeError with the end of papermill's log when a cell fails.
+    cell, in seconds. papermill runs in this process (the grader runs the same command in a sandboxed
+    process of its own), so ``progress``, a :class:`labutils.tools.progress.Progress`, can report cells,
+    time and training bars while it runs (``make run``). A failing cell raises papermill's
+    ``PapermillExecutionError`` naming the cell and its error.
     """
+    import papermill
+
     src, dst = Path(src).resolve(), Path(dst).resolve()
     dst.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="genlabs-run-") as tmp:
         env = launcher.kernel_env(profile=profile, jupyter_path=launcher.write_kernelspec(Path(tmp)),
                                   backend="module://matplotlib_inline.backend_inline", extra=extra_env)
-        argv = launcher.papermill_argv(str(src), str(dst), profile=profile, cwd=str(src.parent), cell_timeout=timeout)
-        done = launcher.run(argv, cwd=Path(tmp), env=env, timeout=None)
-    if done.returncode:
-        raise RuntimeError(f"{src.name} failed (papermill exit code {done.returncode}):\n{done.log_tail[-3000:]}")
-    return nbformat.read(str(dst), as_version=4)
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            return papermill.execute_notebook(str(src), str(dst), parameters={"PROFILE": profile},
+                                              kernel_name="python3", language="python", cwd=str(src.parent),
+                                              progress_bar=False, execution_timeout=timeout,
+                                              **progress_lines.engine_kwargs(progress))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 def _sanitize_patterns() -> list[tuple[str, str]]:
@@ -190,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     from labutils.results import build_dir, load
 
     out = args.out or build_dir() / ("notebooks" if args.command == "run" else "refs")
-    failed = []
+    failed, summary = [], []
     for path in paths:
         t0 = time.perf_counter()
         try:
@@ -204,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                     failed.append(path.name)
                 continue
             if args.command == "run":
-                execute(path, out / path.name, profile=args.profile)
+                progress_lines.run_reported(path.stem, args.profile, summary, lambda shown, path=path: execute(
+                    path, out / path.name, profile=args.profile, progress=shown))
             elif args.profile == "ci":
                 refresh(path, out)
             written = references.write(path.stem, args.profile, load(path.stem)) if args.command == "refs" else None
@@ -214,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{args.command} {path.name} ({args.profile} profile): {time.perf_counter() - t0:.0f} s"
               + (f" -> {written}" if written else f" -> {out / path.name}"))
+    if summary:
+        print("\n" + progress_lines.summary_table(summary))
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

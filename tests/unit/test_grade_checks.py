@@ -18,6 +18,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from papermill.exceptions import PapermillExecutionError
 
 from labutils import grading
 from labutils.tools import launcher, notebooks
@@ -40,7 +41,7 @@ def test_the_instructor_notebook_runs_every_check_in_one_kernel_and_fails_on_a_b
     synthetic.cell(broken, "square-sol").source = ("def square(x):\n    ### BEGIN SOLUTION\n    return x + x\n"
                                                    "    ### END SOLUTION")
     nbformat.write(broken, str(path))
-    with pytest.raises(RuntimeError, match="square\\(x\\) must be x \\* x"):
+    with pytest.raises(PapermillExecutionError, match="square\\(x\\) must be x \\* x"):
         notebooks.execute(path, tmp_path / "run" / path.name, profile="ci", timeout=120)
 
 

@@ -23,7 +23,17 @@ def test_environment_yml_mirrors_pyproject():
                  if re.match(r"^  - [A-Za-z]", line) and not line.strip().startswith("- pip"))
     conda = {k.lower(): v for k, v in conda.items() if k not in ("python",)}
     assert conda == want, f"environment.yml and pyproject.toml differ: {set(conda.items()) ^ set(want.items())}"
-    assert '-e ".[dev]"' in (ROOT / "environment.yml").read_text()
+    extras = re.search(r'-e "\.\[([a-z,]+)\]"', text)
+    assert extras, 'environment.yml must pip-install labutils itself: -e ".[dev,...]"'
+    defined = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    wanted = set(extras.group(1).split(","))
+    assert {"dev", "site"} <= wanted <= set(defined), f"environment.yml's extras {wanted}, pyproject's {set(defined)}"
+
+
+def test_makefile_setup_installs_the_extras_environment_yml_does():
+    make = (ROOT / "Makefile").read_text()
+    env = (ROOT / "environment.yml").read_text()
+    assert re.search(r'-e "\.\[([a-z,]+)\]"', make).group(1) == re.search(r'-e "\.\[([a-z,]+)\]"', env).group(1)
 
 
 def test_ci_runs_the_readme_test_command():

@@ -56,7 +56,7 @@ def test_profiles_resolve_and_env_override(monkeypatch):
 
 def test_profiles_bad_input(monkeypatch):
     monkeypatch.delenv("GENLABS_PROFILE", raising=False)
-    with pytest.raises(ValueError, match="unknown profile 'fast'.*ci, full"):
+    with pytest.raises(ValueError, match="unknown profile .fast.*ci, full, auto"):
         profiles.resolve("fast", ci={}, full={})
     with pytest.raises(ValueError, match="only in ci: \\['lr'\\]"):
         profiles.resolve("ci", ci={"lr": 1}, full={})
@@ -91,3 +91,45 @@ def test_start_threads(build, monkeypatch, capsys):
 def test_results_rejects_path_tricks():
     with pytest.raises(ValueError, match="plain file stem"):
         results.set_notebook("../evil")
+
+
+def test_auto_profile_is_ci_on_this_cpu_and_full_with_a_gpu(monkeypatch, capsys, build):
+    monkeypatch.delenv("GENLABS_PROFILE", raising=False)
+    monkeypatch.delenv("GENLABS_DEVICE", raising=False)
+    sizes = dict(ci={"epochs": 2}, full={"epochs": 20})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert profiles.resolve("auto", **sizes).profile == "ci"
+    assert profiles.resolve(None, **sizes).profile == "ci"  # no PROFILE at all means auto
+    assert "auto: no GPU, CPU only" in profiles.explain("auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU reported
+    cfg = profiles.resolve("auto", **sizes)
+    assert (cfg.profile, cfg.epochs) == ("full", 20)
+    assert "profile full (auto: a CUDA device)" in profiles.explain("AUTO")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)  # Apple silicon
+    assert profiles.resolve("auto", **sizes).profile == "full"
+    monkeypatch.setenv("GENLABS_DEVICE", "cpu")  # forced onto the CPU: size the run for it
+    assert profiles.resolve("auto", **sizes).profile == "ci"
+
+
+def test_named_profiles_and_env_still_win_over_auto(monkeypatch, build, capsys):
+    monkeypatch.delenv("GENLABS_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    sizes = dict(ci={"epochs": 2}, full={"epochs": 20})
+    assert profiles.resolve("ci", **sizes).profile == "ci"  # named: no auto-detection
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert profiles.resolve("full", **sizes).profile == "full"
+    assert 'PROFILE = "full"' in profiles.explain("full") and 'set PROFILE = "ci"' in profiles.explain("full")
+    monkeypatch.setenv("GENLABS_PROFILE", "full")
+    assert profiles.resolve("auto", **sizes).profile == "full"
+    assert "from $GENLABS_PROFILE=full" in profiles.explain("auto")
+
+
+def test_start_says_which_profile_auto_chose_and_how_to_change_it(build, monkeypatch, capsys):
+    monkeypatch.delenv("GENLABS_PROFILE", raising=False)
+    monkeypatch.setenv("GENLABS_DEVICE", "cpu")
+    cfg = labutils.start("99_test", "auto", 0, ci={"n": 1}, full={"n": 2})
+    out = capsys.readouterr().out
+    assert cfg.profile == "ci" and "99_test | profile ci" in out
+    assert 'profile ci (auto: no GPU, CPU only); for the other size set PROFILE = "full"' in out
