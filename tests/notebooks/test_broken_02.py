@@ -25,9 +25,10 @@ def _untrained_fit(*args, **kwargs):  # the lab's networks keep their initial we
 train.fit = _untrained_fit
 '''
 
-MUST_FAIL = [
-    "ae_over_mean_image_error", "own_input_nearest_fraction", "frechet_random_over_reconstructions[N0]",
-    "dae_gain_over_noisy[sigma0.5]", "exercise_loss_last_over_first",
+MUST_FAIL = [  # the first check of each claim cell that the break falsifies (a cell stops at its first failure)
+    "ae_over_mean_image_error",
+    "frechet_random_over_reconstructions[N0]",
+    "exercise_loss_last_over_first",
     "exercise_over_mean_image_error",
 ]
 
@@ -36,5 +37,5 @@ MUST_FAIL = [
 @pytest.mark.notebook
 def test_claims_fail_on_untrained_autoencoders(tmp_path):
     checks = run_broken(LAB, SABOTAGE, tmp_path)
-    still_passing = [name for name in MUST_FAIL if checks.get(name, {}).get("passed", True)]
+    still_passing = [name for name in MUST_FAIL if checks.get(name, {}).get("passed", True)]  # or never ran
     assert not still_passing, f"checks that pass on the broken lab (or never ran): {still_passing}"

@@ -18,9 +18,9 @@ losses.gan_g_loss = lambda D, fake: -_nonsaturating(D, fake)  # the generator cl
 losses.g_loss_minimax = lambda fake_logits: -_minimax(fake_logits)
 '''
 
-MUST_FAIL = [
-    "gan_best_jsd", "mle3_minus_gan_best_jsd", "rescued_final_jsd[label]",
-    "rescued_final_jsd[instance_label]",
+MUST_FAIL = [  # the first check of each claim cell that the break falsifies (a cell stops at its first failure)
+    "gan_best_jsd",
+    "rescued_final_jsd[label]",
 ]
 
 
@@ -28,5 +28,5 @@ MUST_FAIL = [
 @pytest.mark.notebook
 def test_gan_claims_fail_when_the_generator_climbs_its_cost(tmp_path):
     checks = run_broken(LAB, SABOTAGE, tmp_path)
-    still_passing = [name for name in MUST_FAIL if checks.get(name, {}).get("passed", True)]
+    still_passing = [name for name in MUST_FAIL if checks.get(name, {}).get("passed", True)]  # or never ran
     assert not still_passing, f"checks that pass on the broken lab (or never ran): {still_passing}"
