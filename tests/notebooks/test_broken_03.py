@@ -25,9 +25,14 @@ def _untrained_fit(*args, **kwargs):  # the lab's networks keep their initial we
 train.fit = _untrained_fit
 '''
 
-MUST_FAIL = [  # the first check of each claim cell that the break falsifies (a cell stops at its first failure)
+MUST_FAIL = [  # failures seen on this break (a cell stops at its first failure)
     "test_recon_change_first_to_last_epoch",
     "kl_per_digit_minus_log_n",
+    "latent_mid_closer_than_crossfade",
+    "knn_accuracy_2d_codes",
+    "recon_rise[beta0.25-1]",
+    "sharpness_reconstruction_minus_sample",
+    "yardstick_frechet_samples_minus_reconstructions",
 ]
 
 
