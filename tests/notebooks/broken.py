@@ -48,7 +48,7 @@ def run_broken(path: Path, sabotage: str, out: Path, *, reuse_cache: bool = Fals
     try:
         notebooks.execute(src, out / "ran" / path.name, profile="ci")
     except PapermillExecutionError:
-        pass  # expected: papermill runs on past the tagged cells' errors, then raises for them at the end
+        pass  # papermill reports the failed cells after running them all; their checks are recorded
     finally:
         if old is None:
             os.environ.pop("GENLABS_BUILD", None)

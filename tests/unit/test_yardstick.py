@@ -284,3 +284,14 @@ def test_bad_input_is_named(bad, match, halves):
 def test_bad_k_is_named(halves):
     with pytest.raises(ValueError, match="k=0"):
         labutils.sample_quality(halves[1], halves[0], k=0)
+
+
+def test_bootstrap_standard_errors_are_seeded_and_shrink_with_more_fakes(halves):
+    """sample_quality_se: the same seed gives the same errors; 4x the fakes about halves the Fréchet error."""
+    real, fake, _ = halves
+    small = SQ.sample_quality_se(fake[:100], real, n_boot=30, seed=3)
+    assert small == SQ.sample_quality_se(fake[:100], real, n_boot=30, seed=3)
+    assert set(small) == set(SQ.BOOTSTRAP_KEYS) and all(v > 0 for v in small.values()), small
+    large = SQ.sample_quality_se(fake[:400], real, n_boot=30, seed=3)
+    assert large["frechet"] < 0.75 * small["frechet"], (small, large)  # 1/sqrt(4) = 0.5, with room for noise
+    assert large["precision"] < small["precision"], (small, large)
