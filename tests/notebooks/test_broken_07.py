@@ -1,0 +1,36 @@
+"""Lab 07's claim checks fail with untrained critics and generators that barely moved (issue 20 item 2).
+
+Issue 20: the critic estimates were bounded only from above, so an untrained critic passed. With one
+critic step and eight generator steps, the estimates fall far below the exact divergences and the GAN
+route stays near its start G(z) = z.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from broken import run_broken
+
+LAB = Path(__file__).resolve().parents[2] / "notebooks" / "07_f_divergences.ipynb"
+
+UNTRAINED = "cfg.update(critic_steps=1, gan_steps=8)"
+
+MUST_FAIL = [
+    "critic_kl_js_min_estimate_over_exact",
+    "gan_kl_sigma_error_in_se",
+    "gan_reverse_kl_mu_error_in_se",
+    "gan_reverse_kl_margin_over_other_rows",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_untrained_critics_and_generators_fail_the_claims(tmp_path):
+    checks = run_broken(LAB, UNTRAINED, tmp_path)
+    missing = [name for name in MUST_FAIL if name not in checks]
+    assert not missing, f"checks not recorded: {missing}"
+    passed = [name for name in MUST_FAIL if checks[name]["passed"]]
+    assert not passed, f"these claims still pass untrained: {passed}"
+    # The exact route (quadrature) does not depend on training.
+    assert checks["table_min_diagonal_margin"]["passed"] and checks["quadrature_kl_max_error"]["passed"]
