@@ -1,9 +1,9 @@
 """Benchmark: the unrolled GAN (``labutils.unrolled``, k Adam steps of D) on the ring of 8 Gaussians.
 
 Mirrors notebook 06's remedy comparison: its remedy networks (G, D: 3 hidden ReLU layers of 64, z of 16),
-its data (``toy.ring()``), its non-saturating generator cost and minimax discriminator loss, Adam
+its data (``toy.ring()``), its losses (``losses.gan_d_loss``, non-saturating ``losses.gan_g_loss``), Adam
 betas (beta1, 0.999), the full profile's linear learning-rate decay to 1% over the run, and its
-evaluation: ``metrics.mode_stats`` on ``N_EVAL`` = 2,500 samples from the latent vectors seeded
+evaluation: ``modes.mode_stats`` on ``N_EVAL`` = 2,500 samples from the latent vectors seeded
 10,000 + seed; the unrolling's real batches come from a generator seeded 20,000 + seed. Printed per
 seed: modes, strict modes, high-quality share, KL to uniform, wall time and time per 1,000 steps;
 then the mean over seeds and a Markdown table for benchmarks/RESULTS.md.
@@ -22,18 +22,8 @@ import time
 
 import torch
 
-from labutils import device, losses, metrics, nets, toy, train
+from labutils import device, losses, modes, nets, toy, train
 from labutils.unrolled import unrolled_g_loss
-
-
-def d_loss_gan(D, real, fake):
-    """-V(G, D): softplus(-l(x)) + softplus(l(G(z))), averaged (06's d_loss_gan)."""
-    return losses.d_loss_minimax(D(real), D(fake))
-
-
-def g_loss_gan(D, fake):
-    """The non-saturating cost E[softplus(-l(G(z)))] (06's g_loss_gan)."""
-    return losses.g_loss_nonsaturating(D(fake))
 
 
 def linear_lr_decay(opts_lr0, opt_d, total_d_updates, floor=0.01):
@@ -53,22 +43,23 @@ def run(seed: int, a: argparse.Namespace) -> dict:
     std = float(ring.stds[0])
     torch.manual_seed(seed)
     G, D = nets.mlp(a.z_dim, 2, a.width, a.depth), nets.mlp(2, 1, a.width, a.depth)
-    z_eval = torch.randn(metrics.N_EVAL, a.z_dim, generator=torch.Generator().manual_seed(10_000 + seed))
+    z_eval = torch.randn(modes.N_EVAL, a.z_dim, generator=torch.Generator().manual_seed(10_000 + seed))
     opt_g = torch.optim.Adam(G.parameters(), lr=a.lr_g, betas=(a.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=a.lr_d, betas=(a.beta1, 0.999))
     unroll_gen = torch.Generator().manual_seed(20_000 + seed)
-    g_loss = unrolled_g_loss(opt_d, lambda n: ring.sample(n, unroll_gen), k=a.k, d_loss=d_loss_gan, g_loss=g_loss_gan)
+    g_loss = unrolled_g_loss(opt_d, lambda n: ring.sample(n, unroll_gen), k=a.k, d_loss=losses.gan_d_loss,
+                             g_loss=losses.gan_g_loss)
     hook = linear_lr_decay([(opt_g, a.lr_g), (opt_d, a.lr_d)], opt_d, a.steps) if a.lr_decay else None
     track, t0 = [], time.perf_counter()
 
     def evaluate(step, G_):
-        s = metrics.mode_stats(G_(z_eval), ring.centers, std)
+        s = modes.mode_stats(G_(z_eval), ring.centers, std)
         track.append(f"{step}:{s['modes']}/{s['modes_strict']}/{s['high_quality']:.0f}%")
         print(f"  seed {seed} step {step}: {track[-1]} ({time.perf_counter() - t0:.0f} s)", flush=True)
         return {k: s[k] for k in ("modes", "modes_strict", "high_quality", "kl_uniform")}
 
-    hist = train.fit_gan(G, D, lambda n, gen: ring.sample(n, gen), d_loss=d_loss_gan, g_loss=g_loss, z_dim=a.z_dim,
-                         steps=a.steps, batch_size=a.batch, k=1, seed=seed, opt_g=opt_g, opt_d=opt_d,
+    hist = train.fit_gan(G, D, lambda n, gen: ring.sample(n, gen), d_loss=losses.gan_d_loss, g_loss=g_loss,
+                         z_dim=a.z_dim, steps=a.steps, batch_size=a.batch, k=1, seed=seed, opt_g=opt_g, opt_d=opt_d,
                          after_d_step=hook, snapshot_every=a.track_every, on_snapshot=evaluate,
                          log_every=a.track_every, amp=False, progress=False)
     seconds = time.perf_counter() - t0

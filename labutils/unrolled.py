@@ -29,6 +29,11 @@ def _sqrt0(v: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, torch.where(positive, v, torch.ones_like(v)).sqrt(), torch.zeros_like(v))
 
 
+def _check_k(k: int) -> None:
+    if not isinstance(k, int) or k < 0:
+        raise ValueError(f"k is the number of unrolled discriminator steps and must be an int >= 0, got {k!r}")
+
+
 def _adam_settings(opt: torch.optim.Optimizer) -> dict[nn.Parameter, dict]:
     """Each optimised parameter -> its param_group, after checking the optimiser is plain Adam."""
     if not isinstance(opt, torch.optim.Adam):
@@ -42,6 +47,20 @@ def _adam_settings(opt: torch.optim.Optimizer) -> dict[nn.Parameter, dict]:
                              f"sets {unsupported}: use torch.optim.Adam without them")
         groups.update({p: group for p in group["params"]})
     return groups
+
+
+def _adam_step(p: torch.Tensor, g: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor, float],
+               group: dict) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, float]]:
+    """One differentiable step of ``torch.optim.Adam``: (theta_{t-1}, grad, (m, v, t-1)) -> (theta_t, (m, v, t))."""
+    (m, v, t), lr, (b1, b2), eps, wd = state, float(group["lr"]), group["betas"], group["eps"], group["weight_decay"]
+    if wd:
+        g = g + wd * p  # g_t = grad + lambda * theta_{t-1}   (Adam's L2 weight decay)
+    t = t + 1  # t = t + 1
+    m = b1 * m + (1 - b1) * g  # m_t = beta1 * m_{t-1} + (1 - beta1) * g_t
+    v = b2 * v + (1 - b2) * g * g  # v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2
+    m_hat = m / (1 - b1**t)  # m_hat_t = m_t / (1 - beta1^t)
+    v_hat_sqrt = _sqrt0(v) / (1 - b2**t) ** 0.5  # sqrt(v_hat_t) = sqrt(v_t) / sqrt(1 - beta2^t)
+    return p - lr * m_hat / (v_hat_sqrt + eps), (m, v, t)  # theta_t = theta_{t-1} - lr m_hat_t / (sqrt(v_hat_t) + eps)
 
 
 def g_loss_unrolled(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, *,
@@ -59,8 +78,7 @@ def g_loss_unrolled(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tens
     Returns a scalar whose gradient w.r.t. G includes the term through theta_k(G).
     Cost: k forward passes of D on both batches with a differentiable backward, and a double backward.
     """
-    if not isinstance(k, int) or k < 0:
-        raise ValueError(f"k is the number of unrolled discriminator steps and must be an int >= 0, got {k!r}")
+    _check_k(k)
     groups = _adam_settings(opt_d)
     named = dict(D.named_parameters())
     unrolled = [name for name, p in named.items() if p in groups]
@@ -68,8 +86,8 @@ def g_loss_unrolled(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tens
     state = {}
     for name in unrolled:
         s, p = opt_d.state.get(named[name], {}), named[name]
-        state[name] = (s.get("exp_avg", torch.zeros_like(p)).detach(), s.get("exp_avg_sq", torch.zeros_like(p)).detach(),
-                       float(s.get("step", 0)))
+        m, v = s.get("exp_avg", torch.zeros_like(p)), s.get("exp_avg_sq", torch.zeros_like(p))
+        state[name] = (m.detach(), v.detach(), float(s.get("step", 0)))
 
     def at(params: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
         return lambda x: functional_call(D, params, (x,))
@@ -77,20 +95,8 @@ def g_loss_unrolled(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tens
     for _ in range(k):
         loss = d_loss(at(theta), real, fake)
         grads = torch.autograd.grad(loss, [theta[n] for n in unrolled], create_graph=True)
-        theta = dict(theta)
         for name, g in zip(unrolled, grads):
-            group, (m, v, t) = groups[named[name]], state[name]
-            lr, (b1, b2), eps, wd = float(group["lr"]), group["betas"], group["eps"], group["weight_decay"]
-            p = theta[name]
-            if wd:
-                g = g + wd * p  # g_t = grad + lambda * theta_{t-1}   (Adam's L2 weight decay)
-            t = t + 1  # t = t + 1
-            m = b1 * m + (1 - b1) * g  # m_t = beta1 * m_{t-1} + (1 - beta1) * g_t
-            v = b2 * v + (1 - b2) * g * g  # v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2
-            m_hat = m / (1 - b1**t)  # m_hat_t = m_t / (1 - beta1^t)
-            v_hat_sqrt = _sqrt0(v) / (1 - b2**t) ** 0.5  # sqrt(v_hat_t) = sqrt(v_t) / sqrt(1 - beta2^t)
-            theta[name] = p - lr * m_hat / (v_hat_sqrt + eps)  # theta_t = theta_{t-1} - lr * m_hat_t / (sqrt(v_hat_t) + eps)
-            state[name] = (m, v, t)
+            theta[name], state[name] = _adam_step(theta[name], g, state[name], groups[named[name]])
     return g_loss(at(theta), fake)
 
 
@@ -102,8 +108,7 @@ def unrolled_g_loss(opt_d: torch.optim.Optimizer, sample_real: Callable[[int], t
     does not pass its real batch to ``g_loss``). The other arguments are those of :func:`g_loss_unrolled`.
     """
     _adam_settings(opt_d)
-    if not isinstance(k, int) or k < 0:
-        raise ValueError(f"k is the number of unrolled discriminator steps and must be an int >= 0, got {k!r}")
+    _check_k(k)
 
     def g_loss_fn(D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
         return g_loss_unrolled(D, opt_d, sample_real(fake.shape[0]), fake, k=k, d_loss=d_loss, g_loss=g_loss)

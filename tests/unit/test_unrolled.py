@@ -7,18 +7,11 @@ import copy
 
 import pytest
 import torch
-from torch import nn
 
 from labutils import losses, nets, train
 from labutils.unrolled import g_loss_unrolled, unrolled_g_loss
 
-
-def d_loss(D, real, fake):
-    return losses.d_loss_minimax(D(real), D(fake))
-
-
-def g_loss(D, fake):
-    return losses.g_loss_nonsaturating(D(fake))
+d_loss, g_loss = losses.gan_d_loss, losses.gan_g_loss
 
 
 def setup(dtype=torch.float32, warm_steps=3, seed=0, **adam):
