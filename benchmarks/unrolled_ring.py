@@ -56,7 +56,7 @@ def run(seed: int, a: argparse.Namespace) -> dict:
         s = modes.mode_stats(G_(z_eval), ring.centers, std)
         track.append(f"{step}:{s['modes']}/{s['modes_strict']}/{s['high_quality']:.0f}%")
         print(f"  seed {seed} step {step}: {track[-1]} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        return {k: s[k] for k in ("modes", "modes_strict", "high_quality", "kl_uniform")}
+        return {k: s[k] for k in ("modes", "modes_strict", "high_quality", "kl_uniform", "counts")}
 
     hist = train.fit_gan(G, D, lambda n, gen: ring.sample(n, gen), d_loss=losses.gan_d_loss, g_loss=g_loss,
                          z_dim=a.z_dim, steps=a.steps, batch_size=a.batch, k=1, seed=seed, opt_g=opt_g, opt_d=opt_d,
@@ -65,7 +65,8 @@ def run(seed: int, a: argparse.Namespace) -> dict:
     seconds = time.perf_counter() - t0
     out = {"seed": seed, **hist.snapshots[-1][1], "seconds": seconds, "s_per_1k": 1000 * seconds / a.steps}
     print(f"seed {seed}: modes {out['modes']}/8, strict {out['modes_strict']}, HQ {out['high_quality']:.1f}%, "
-          f"KL {out['kl_uniform']:.3f}, {seconds:.0f} s ({out['s_per_1k']:.1f} s per 1,000 steps)", flush=True)
+          f"KL {out['kl_uniform']:.3f}, {seconds:.0f} s ({out['s_per_1k']:.1f} s per 1,000 steps); "
+          f"HQ samples per mode {out['counts']}", flush=True)
     print("  track (step:modes/strict/HQ): " + " ".join(track), flush=True)
     return out
 
