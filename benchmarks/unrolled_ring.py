@@ -50,23 +50,25 @@ def run(seed: int, a: argparse.Namespace) -> dict:
     g_loss = unrolled_g_loss(opt_d, lambda n: ring.sample(n, unroll_gen), k=a.k, d_loss=losses.gan_d_loss,
                              g_loss=losses.gan_g_loss)
     hook = linear_lr_decay([(opt_g, a.lr_g), (opt_d, a.lr_d)], opt_d, a.steps) if a.lr_decay else None
-    track, t0 = [], time.perf_counter()
+    track, t0, cpu0 = [], time.perf_counter(), time.process_time()
 
     def evaluate(step, G_):
         s = modes.mode_stats(G_(z_eval), ring.centers, std)
         track.append(f"{step}:{s['modes']}/{s['modes_strict']}/{s['high_quality']:.0f}%")
-        print(f"  seed {seed} step {step}: {track[-1]} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        print(f"  seed {seed} step {step}: {track[-1]} ({wall:.0f} s, CPU {cpu:.0f} s)", flush=True)
         return {k: s[k] for k in ("modes", "modes_strict", "high_quality", "kl_uniform", "counts")}
 
     hist = train.fit_gan(G, D, lambda n, gen: ring.sample(n, gen), d_loss=losses.gan_d_loss, g_loss=g_loss,
                          z_dim=a.z_dim, steps=a.steps, batch_size=a.batch, k=1, seed=seed, opt_g=opt_g, opt_d=opt_d,
                          after_d_step=hook, snapshot_every=a.track_every, on_snapshot=evaluate,
                          log_every=a.track_every, amp=False, progress=False)
-    seconds = time.perf_counter() - t0
-    out = {"seed": seed, **hist.snapshots[-1][1], "seconds": seconds, "s_per_1k": 1000 * seconds / a.steps}
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    out = {"seed": seed, **hist.snapshots[-1][1], "seconds": seconds, "s_per_1k": 1000 * seconds / a.steps,
+           "cpu_s_per_1k": 1000 * cpu / a.steps}
     print(f"seed {seed}: modes {out['modes']}/8, strict {out['modes_strict']}, HQ {out['high_quality']:.1f}%, "
-          f"KL {out['kl_uniform']:.3f}, {seconds:.0f} s ({out['s_per_1k']:.1f} s per 1,000 steps); "
-          f"HQ samples per mode {out['counts']}", flush=True)
+          f"KL {out['kl_uniform']:.3f}, {seconds:.0f} s ({out['s_per_1k']:.1f} s wall, {out['cpu_s_per_1k']:.1f} s CPU "
+          f"per 1,000 steps); HQ samples per mode {out['counts']}", flush=True)
     print("  track (step:modes/strict/HQ): " + " ".join(track), flush=True)
     return out
 
@@ -92,15 +94,16 @@ def main() -> None:
           f"{platform.processor() or platform.machine()} | 1 thread | load {os.getloadavg()} | {vars(a)}", flush=True)
     rows = [run(seed, a) for seed in a.seeds]
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("modes", "modes_strict", "high_quality", "kl_uniform",
-                                                             "seconds", "s_per_1k")}
+                                                             "seconds", "s_per_1k", "cpu_s_per_1k")}
     print(f"mean over {len(rows)} seeds: modes {mean['modes']:.1f}/8, strict {mean['modes_strict']:.1f}, "
-          f"HQ {mean['high_quality']:.1f}%, KL {mean['kl_uniform']:.3f}, {mean['s_per_1k']:.1f} s per 1,000 steps, "
+          f"HQ {mean['high_quality']:.1f}%, KL {mean['kl_uniform']:.3f}, {mean['s_per_1k']:.1f} s wall and "
+          f"{mean['cpu_s_per_1k']:.1f} s CPU per 1,000 steps, "
           f"total {sum(r['seconds'] for r in rows):.0f} s | load {os.getloadavg()}")
-    print("\n| seed | modes (of 8) | strict | high-quality % | KL to uniform | seconds | s per 1,000 steps |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| seed | modes (of 8) | strict | high-quality % | KL to uniform | wall s | wall s / 1k | CPU s / 1k |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows + [{"seed": "mean", **mean}]:
         print(f"| {r['seed']} | {r['modes']:.1f} | {r['modes_strict']:.1f} | {r['high_quality']:.1f} | "
-              f"{r['kl_uniform']:.3f} | {r['seconds']:.0f} | {r['s_per_1k']:.1f} |")
+              f"{r['kl_uniform']:.3f} | {r['seconds']:.0f} | {r['s_per_1k']:.1f} | {r['cpu_s_per_1k']:.1f} |")
 
 
 if __name__ == "__main__":
