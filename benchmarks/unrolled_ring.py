@@ -23,7 +23,7 @@ import time
 import torch
 
 from labutils import device, losses, modes, nets, toy, train
-from labutils.unrolled import unrolled_g_loss
+from labutils.unrolled import generator_loss_for
 
 
 def linear_lr_decay(opts_lr0, opt_d, total_d_updates, floor=0.01):
@@ -47,7 +47,7 @@ def run(seed: int, a: argparse.Namespace) -> dict:
     opt_g = torch.optim.Adam(G.parameters(), lr=a.lr_g, betas=(a.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=a.lr_d, betas=(a.beta1, 0.999))
     unroll_gen = torch.Generator().manual_seed(20_000 + seed)
-    g_loss = unrolled_g_loss(opt_d, lambda n: ring.sample(n, unroll_gen), k=a.k, d_loss=losses.gan_d_loss,
+    g_loss = generator_loss_for(opt_d, lambda n: ring.sample(n, unroll_gen), k=a.k, d_loss=losses.gan_d_loss,
                              g_loss=losses.gan_g_loss)
     hook = linear_lr_decay([(opt_g, a.lr_g), (opt_d, a.lr_d)], opt_d, a.steps) if a.lr_decay else None
     track, t0, cpu0 = [], time.perf_counter(), time.process_time()

@@ -7,7 +7,7 @@ and return the generator's loss against theta_k. D runs with the unrolled parame
 :func:`torch.func.functional_call`; D's real parameters, its ``.grad`` and its optimiser state are
 not touched (the unrolling starts from detached copies: the loss carries gradient to G only).
 
-``g_loss_unrolled`` is the function; :func:`unrolled_g_loss` wraps it as the ``g_loss(D, fake)``
+:func:`generator_loss` is the loss; :func:`generator_loss_for` wraps it as the ``g_loss(D, fake)``
 callable of :func:`labutils.train.fit_gan`, drawing the unrolling's real batch from a sampler.
 """
 
@@ -63,7 +63,7 @@ def _adam_step(p: torch.Tensor, g: torch.Tensor, state: tuple[torch.Tensor, torc
     return p - lr * m_hat / (v_hat_sqrt + eps), (m, v, t)  # theta_t = theta_{t-1} - lr m_hat_t / (sqrt(v_hat_t) + eps)
 
 
-def g_loss_unrolled(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, *,
+def generator_loss(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, *,
                     k: int, d_loss: DLoss, g_loss: GLoss) -> torch.Tensor:
     """The generator's loss against D after ``k`` differentiable Adam steps of D on (real, fake).
 
@@ -100,16 +100,16 @@ def g_loss_unrolled(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tens
     return g_loss(at(theta), fake)
 
 
-def unrolled_g_loss(opt_d: torch.optim.Optimizer, sample_real: Callable[[int], torch.Tensor], *, k: int,
+def generator_loss_for(opt_d: torch.optim.Optimizer, sample_real: Callable[[int], torch.Tensor], *, k: int,
                     d_loss: DLoss, g_loss: GLoss) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
-    """A ``g_loss(D, fake)`` for :func:`labutils.train.fit_gan`: :func:`g_loss_unrolled` with D's optimiser.
+    """A ``g_loss(D, fake)`` for :func:`labutils.train.fit_gan`: :func:`generator_loss` with D's optimiser.
 
     sample_real(n): a real batch (n, ...) on the fakes' device, drawn for each generator step (fit_gan
-    does not pass its real batch to ``g_loss``). The other arguments are those of :func:`g_loss_unrolled`.
+    does not pass its real batch to ``g_loss``). The other arguments are those of :func:`generator_loss`.
     """
     _adam_settings(opt_d)
     _check_k(k)
 
     def g_loss_fn(D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-        return g_loss_unrolled(D, opt_d, sample_real(fake.shape[0]), fake, k=k, d_loss=d_loss, g_loss=g_loss)
+        return generator_loss(D, opt_d, sample_real(fake.shape[0]), fake, k=k, d_loss=d_loss, g_loss=g_loss)
     return g_loss_fn

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from labutils import losses, nets, train
-from labutils.unrolled import g_loss_unrolled, unrolled_g_loss
+from labutils.unrolled import generator_loss, generator_loss_for
 
 d_loss, g_loss = losses.gan_d_loss, losses.gan_g_loss
 
@@ -34,7 +34,7 @@ def test_k0_is_exactly_the_plain_generator_loss_and_gradient(warm_steps):
     G, D, opt, real, z = setup(warm_steps=warm_steps)
     plain = g_loss(D, G(z))
     (g_plain,) = torch.autograd.grad(plain, [G[0].weight])
-    out = g_loss_unrolled(D, opt, real, G(z), k=0, d_loss=d_loss, g_loss=g_loss)
+    out = generator_loss(D, opt, real, G(z), k=0, d_loss=d_loss, g_loss=g_loss)
     (g_out,) = torch.autograd.grad(out, [G[0].weight])
     assert torch.equal(out, plain) and torch.equal(g_out, g_plain)
 
@@ -59,7 +59,7 @@ def test_unrolled_parameters_follow_torch_adam(warm_steps, adam):
         seen["out"] = D_k(probe)
         return D_k(fake_).mean()
 
-    g_loss_unrolled(D, opt, real, fake, k=k, d_loss=d_loss, g_loss=capture)
+    generator_loss(D, opt, real, fake, k=k, d_loss=d_loss, g_loss=capture)
     D_ref = copy.deepcopy(D)
     opt_ref = torch.optim.Adam(D_ref.parameters(), **opt.defaults)
     opt_ref.load_state_dict(opt.state_dict())
@@ -81,7 +81,7 @@ def test_generator_gradient_matches_finite_differences():
     k, weight, h = 3, G[0].weight, 1e-6
 
     def loss(d=d_loss) -> torch.Tensor:
-        return g_loss_unrolled(D, opt, real, G(z), k=k, d_loss=d, g_loss=g_loss)
+        return generator_loss(D, opt, real, G(z), k=k, d_loss=d, g_loss=g_loss)
 
     (grad,) = torch.autograd.grad(loss(), [weight])
     fd = torch.empty_like(weight)
@@ -106,7 +106,7 @@ def test_the_call_leaves_d_and_its_optimiser_untouched():
     D.zero_grad(set_to_none=True)
     params = {n: p.detach().clone() for n, p in D.named_parameters()}
     state = copy.deepcopy(opt.state_dict())
-    g_loss_unrolled(D, opt, real, G(z), k=5, d_loss=d_loss, g_loss=g_loss).backward()
+    generator_loss(D, opt, real, G(z), k=5, d_loss=d_loss, g_loss=g_loss).backward()
     assert all(torch.equal(p, params[n]) and p.grad is None for n, p in D.named_parameters())
     after = opt.state_dict()
     for i, s in state["state"].items():
@@ -119,7 +119,7 @@ def test_dead_units_give_finite_gradients():
     G, D, opt, real, z = setup(warm_steps=0)
     with torch.no_grad():
         D[0].bias[:4] = -100.0  # four hidden units never fire: their weights' gradients are exactly 0
-    out = g_loss_unrolled(D, opt, real, G(z), k=3, d_loss=d_loss, g_loss=g_loss)
+    out = generator_loss(D, opt, real, G(z), k=3, d_loss=d_loss, g_loss=g_loss)
     out.backward()
     assert all(torch.isfinite(p.grad).all() for p in G.parameters())
 
@@ -127,14 +127,14 @@ def test_dead_units_give_finite_gradients():
 def test_bad_input_is_refused():
     G, D, opt, real, z = setup(warm_steps=0)
     with pytest.raises(ValueError, match="k is the number"):
-        g_loss_unrolled(D, opt, real, G(z), k=-1, d_loss=d_loss, g_loss=g_loss)
+        generator_loss(D, opt, real, G(z), k=-1, d_loss=d_loss, g_loss=g_loss)
     with pytest.raises(ValueError, match="got a SGD"):
-        g_loss_unrolled(D, torch.optim.SGD(D.parameters(), lr=0.1), real, G(z), k=1, d_loss=d_loss, g_loss=g_loss)
+        generator_loss(D, torch.optim.SGD(D.parameters(), lr=0.1), real, G(z), k=1, d_loss=d_loss, g_loss=g_loss)
     with pytest.raises(ValueError, match="amsgrad"):
-        unrolled_g_loss(torch.optim.Adam(D.parameters(), amsgrad=True), lambda n: real, k=1, d_loss=d_loss,
+        generator_loss_for(torch.optim.Adam(D.parameters(), amsgrad=True), lambda n: real, k=1, d_loss=d_loss,
                         g_loss=g_loss)
     with pytest.raises(ValueError, match="decoupled_weight_decay"):
-        unrolled_g_loss(torch.optim.AdamW(D.parameters()), lambda n: real, k=1, d_loss=d_loss, g_loss=g_loss)
+        generator_loss_for(torch.optim.AdamW(D.parameters()), lambda n: real, k=1, d_loss=d_loss, g_loss=g_loss)
 
 
 def test_fit_gan_takes_the_factory_as_its_g_loss():
@@ -143,7 +143,7 @@ def test_fit_gan_takes_the_factory_as_its_g_loss():
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-2)
     before = G[0].weight.detach().clone()
     gen = torch.Generator().manual_seed(3)
-    g = unrolled_g_loss(opt, lambda n: torch.randn(n, 2, generator=gen), k=2, d_loss=d_loss, g_loss=g_loss)
+    g = generator_loss_for(opt, lambda n: torch.randn(n, 2, generator=gen), k=2, d_loss=d_loss, g_loss=g_loss)
     hist = train.fit_gan(G, D, real, d_loss=d_loss, g_loss=g, z_dim=3, steps=5, opt_g=opt_g, opt_d=opt,
                          batch_size=16, log_every=5, amp=False, progress=False)
     assert len(hist) == 1 and not torch.equal(G[0].weight, before)
