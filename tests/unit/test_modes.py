@@ -32,7 +32,8 @@ def test_all_samples_on_one_mode_is_total_collapse():
     assert s["counts"][3] == N and sum(s["counts"]) == N
     assert s["missed"] == [m for m in range(K) if m != 3]
     assert s["kl_uniform"] == pytest.approx(math.log(K), abs=1e-12)
-    assert (s["n_samples"], s["n_centers"], s["min_share"]) == (N, K, 1 / (4 * K))
+    assert (s["n_samples"], s["n_centers"]) == (N, K)
+    assert s["min_share"] == pytest.approx(IN_RADIUS_2D / (4 * K), rel=1e-12)
 
 
 def test_target_samples_cover_every_mode_evenly():
@@ -76,15 +77,40 @@ def test_quality_radius_is_three_std():
     assert s["missed"] == list(range(1, K))
 
 
-def test_strict_count_needs_the_minimum_share():
-    big = torch.cat([around(i, 100) for i in range(K - 1)])  # 7 modes with 100 samples each
+def test_strict_count_needs_the_minimum_share_of_all_samples():
+    big = torch.cat([around(i, 300) for i in range(K - 1)])  # 7 modes with 300 samples each: 2,100
     few = around(K - 1, 3)  # 3 stray samples on the last mode
     s = mode_metrics.mode_stats(torch.cat([big, few]), RING.centers, STD)
     assert (s["modes"], s["modes_strict"]) == (K, K - 1)
-    # The threshold is inclusive: a share exactly equal to min_share counts.
-    share = 3 / (100 * (K - 1) + 3)
-    assert mode_metrics.mode_stats(torch.cat([big, few]), RING.centers, STD, min_share=share)["modes_strict"] == K
+    # The default threshold is a quarter of what the target itself puts on a mode: N p_in / (4K) samples.
+    n = 300 * (K - 1) + 3
+    assert s["min_share"] * n == pytest.approx(n * IN_RADIUS_2D / (4 * K))
+    # The threshold is inclusive: a count exactly equal to min_share * N counts.
+    assert mode_metrics.mode_stats(torch.cat([big, few]), RING.centers, STD, min_share=3 / n)["modes_strict"] == K
     assert mode_metrics.mode_stats(torch.cat([big, few]), RING.centers, STD, min_share=0.0)["modes_strict"] == K
+
+
+def test_one_high_quality_sample_captures_a_mode():
+    # VEEGAN's rule: a single high-quality sample is enough (kills the mutant "at least 2 samples").
+    s = mode_metrics.mode_stats(torch.cat([around(0, 50), around(5, 1)]), RING.centers, STD)
+    assert s["modes"] == 2 and s["counts"][5] == 1 and s["missed"] == [1, 2, 3, 4, 6, 7]
+
+
+def test_strict_count_ignores_stray_samples_when_almost_nothing_is_high_quality():
+    # 3 high-quality samples on each of 2 modes among 2,500 samples far from the ring (issue 16): such a
+    # generator has not reached the ring, and it covers no mode strictly, although each of the two modes
+    # holds half of the (six) high-quality samples.
+    off = torch.zeros(N - 6, 2, dtype=torch.float64)
+    s = mode_metrics.mode_stats(torch.cat([off, around(0, 3), around(4, 3)]), RING.centers, STD)
+    assert s["modes"] == 2 and s["modes_strict"] == 0 and s["high_quality"] == pytest.approx(100 * 6 / N)
+
+
+def test_strict_count_of_the_target_and_of_a_half_covered_ring():
+    x, modes = RING.sample(N, torch.Generator().manual_seed(4), with_modes=True)
+    half = x[modes < K // 2]  # the target restricted to 4 modes: every count near N_half p_in / 4 >> threshold
+    assert mode_metrics.mode_stats(half, RING.centers, STD)["modes_strict"] == K // 2
+    assert mode_metrics.in_radius_share(2) == pytest.approx(IN_RADIUS_2D, rel=1e-12)
+    assert mode_metrics.in_radius_share(1) == pytest.approx(stats.chi2.cdf(9, 1), rel=1e-12)
 
 
 def test_no_high_quality_sample_is_the_worst_case():

@@ -1,0 +1,55 @@
+"""Lab 05's claim checks fail when its generators are untrained (issue 20 item 2).
+
+The sabotage lets every training run (or load from the shared cache) and then re-initialises the
+generator it returns, so all later cells see an untrained GAN and an untrained conditional GAN.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from broken import run_broken
+
+from labutils.tools import references
+
+LAB = Path(__file__).resolve().parents[2] / "notebooks" / "05_gan_mnist.ipynb"
+
+UNTRAIN_GENERATORS = '''
+_fit_gan = train.fit_gan
+
+
+def fit_gan_then_forget(G, D, *args, **kwargs):
+    history = _fit_gan(G, D, *args, **kwargs)
+    for module in G.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return history
+
+
+train.fit_gan = fit_gan_then_forget
+'''
+
+MUST_FAIL = [
+    "final_mean_image_correlation",
+    "analogy_ink_gain_over_control_in_se",
+    "conditional_accuracy",
+    "conditional_min_diagonal_margin",
+    "conditional_label_share_of_pixel_variance",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_untrained_generators_fail_the_claims(tmp_path):
+    checks = run_broken(LAB, UNTRAIN_GENERATORS, tmp_path, reuse_cache=True)
+    reference = json.loads(references.reference_path(LAB.stem, "ci").read_text())
+    unknown = [name for name in MUST_FAIL if name not in reference]
+    assert not unknown, f"not checks of the lab's CI reference (renamed?): {unknown}"
+    # A claim fails when its check records passed=False, or when its cell raised before the check ran.
+    assert any(name in checks and not checks[name]["passed"] for name in MUST_FAIL), "no claim recorded as failed"
+    passed = [name for name in MUST_FAIL if checks.get(name, {}).get("passed", False)]
+    assert not passed, f"these claims still pass on untrained generators: {passed}"
+    # The data-side checks do not depend on the generator and must still pass.
+    assert checks["classifier_test_accuracy"]["passed"]
