@@ -72,7 +72,7 @@ def test_start_sets_everything(build, monkeypatch, capsys):
     assert "99_test | profile ci | seed 3" in capsys.readouterr().out
     results.record("answer", np.float32(0.5))
     results.record("table", {"a": {"b": torch.tensor(1.5)}})
-    assert results.load("99_test") == {"answer": 0.5, "table": {"a": {"b": 1.5}}}
+    assert results.load("99_test") == {"answer": 0.5, "table": {"a": {"b": 1.5}}, "profile": "ci"}
     with pytest.raises(TypeError, match="cannot record object"):
         results.record("bad", object())
 
