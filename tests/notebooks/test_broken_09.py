@@ -2,7 +2,8 @@
 
 Each test runs the lab in its CI profile with a sabotage cell after the set-up cell (tests/notebooks/broken.py)
 and reads the recorded checks. The sabotage acts after training, so the runs reuse the cached networks of the
-CI run (``reuse_cache=True``); they still score every row (about a minute of CPU each), hence ``slow``.
+CI run (``reuse_cache=True``); they still score every row (about 20 s of CPU, 2 min of wall time each on the
+shared 2-core machine), hence ``slow``. Run the lab's CI profile first (``make test`` orders it so).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ What the sandboxed command sees and may do:
   virtualenv, the ``labutils`` package folder, and the MNIST cache when there is one. Nothing else of the
   host exists there: not the instructor notebooks, not the hidden checks' assertions, not the other
   submissions, not the grader's output folder, not ``$HOME``;
-* writable: its own work folder (also ``$HOME``) and a private, empty ``/tmp``;
+* writable: its own work folder (also ``$HOME``) and a private, empty ``/tmp`` and ``/dev/shm``;
 * limits: address space (``--memory``) and file size per process; the wall time is the grader's.
 """
 
@@ -84,8 +84,8 @@ def wrap(argv: list[str], *, work: Path, data_cache: Path | None = None) -> list
             "--uid", NOBODY, "--gid", NOBODY, "--hostname", "sandbox"]
     for path in visible_read_only(data_cache):
         args += _read_only(path)
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", str(work), str(work),
-             "--chdir", str(work), "--"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp",
+             "--bind", str(work), str(work), "--chdir", str(work), "--"]
     return args + list(argv)
 
 

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import nbformat
 
 from labutils import data, grading
@@ -46,9 +47,13 @@ class Settings:
 def run_in_sandbox(graded: Assembled, work: Path, settings: Settings, seed: int) -> launcher.RunResult:
     """Execute ``graded.nb`` as ``work/input.ipynb`` -> ``work/output.ipynb``, checks exporting to ``work/exports``."""
     nbformat.write(graded.nb, str(work / "input.ipynb"))
+    fonts = work / ".matplotlib"  # the grader's font list, so that no kernel spends seconds rebuilding it
+    fonts.mkdir()
+    for found in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
+        shutil.copy(found, fonts)
     cache = data.default_root()
     extra = {"GENLABS_BUILD": str(work / "build"), grading.EXPORTS_ENV: str(work / "exports"),
-             grading.SEED_ENV: str(seed), "GENLABS_OFFLINE": "1", "MPLCONFIGDIR": str(work / ".matplotlib")}
+             grading.SEED_ENV: str(seed), "GENLABS_OFFLINE": "1", "MPLCONFIGDIR": str(fonts)}
     if cache.is_dir():
         extra["GENLABS_DATA"] = str(cache)
     env = launcher.kernel_env(profile="ci", jupyter_path=launcher.write_kernelspec(work), threads=settings.threads,
