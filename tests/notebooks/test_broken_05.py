@@ -31,12 +31,11 @@ def fit_gan_then_forget(G, D, *args, **kwargs):
 train.fit_gan = fit_gan_then_forget
 '''
 
-MUST_FAIL = [
+MUST_FAIL = [  # each seen recorded as failed (the analogy cell raises before its checks)
     "final_mean_image_correlation",
-    "analogy_ink_gain_over_control_in_se",
     "conditional_accuracy",
-    "conditional_min_diagonal_margin",
     "conditional_label_share_of_pixel_variance",
+    "cgan_minus_gan_coverage",
 ]
 
 

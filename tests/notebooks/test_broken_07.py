@@ -20,10 +20,8 @@ LAB = Path(__file__).resolve().parents[2] / "notebooks" / "07_f_divergences.ipyn
 UNTRAINED = "cfg.update(critic_steps=1, gan_steps=8)"
 
 MUST_FAIL = [
-    "critic_kl_js_min_estimate_over_exact",
-    "gan_kl_sigma_error_in_se",
-    "gan_reverse_kl_mu_error_in_se",
-    "gan_reverse_kl_margin_over_other_rows",
+    "critic_kl_js_min_estimate_over_exact",  # the untrained critics' estimates fall far below the divergences
+    "gan_kl_margin_over_other_rows",  # the first claim of the GAN-route cell: a generator near G(z) = z loses
 ]
 
 

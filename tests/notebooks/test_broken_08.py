@@ -14,12 +14,12 @@ LAB = Path(__file__).resolve().parents[2] / "notebooks" / "08_wasserstein_gan.ip
 
 UNTRAINED = "cfg.update(dual_steps=2, sens_steps=4, deep_steps=2, ring_steps=60, mnist_steps=40)"
 
-MUST_FAIL = [
+MUST_FAIL = [  # each seen recorded as failed
     "dual_gp_gap_rel_error",
-    "dual_gp_rescaled_over_w",
-    "ring_w_final_over_initial[WGAN-clip]",
-    "ring_w_final_over_initial[WGAN-GP]",
     "mnist_snapshots_in_first_phase",
+    "ring_spearman_wgan_clip",
+    "ring_w_final_over_initial[WGAN-clip]",
+    "slope_c1_growth_second_half",
 ]
 
 
