@@ -46,8 +46,8 @@ def test_unrolled_parameters_follow_torch_adam(warm_steps, adam):
 
     The unrolled D_k is seen through the g_loss callback and compared with the reference on 32 probe
     points (float64, to 1e-10 relative), which a change in any live parameter moves. Fails on a missing
-    bias correction (either), a missing or misplaced eps (eps = 1e-3 makes it visible), a step count that does not continue the optimiser's,
-    or a missing weight decay.
+    bias correction (either), a missing or misplaced eps (eps = 1e-3 makes it visible), a step count
+    that does not continue the optimiser's, or a missing weight decay.
     """
     k = 4
     G, D, opt, real, z = setup(dtype=torch.float64, warm_steps=warm_steps, **adam)
