@@ -25,7 +25,7 @@ from labutils.files import atomic_write
 from labutils.train.history import History
 
 PACKAGE = Path(__file__).resolve().parents[1]
-TRAINING_CODE = ("train/loops.py", "train/checkpoint.py", "losses.py", "nets.py", "data.py", "toy.py")
+TRAINING_CODE = ("train/loops.py", "train/checkpoint.py", "losses.py", "nets.py", "data.py", "toy.py", "unrolled.py")
 """The labutils sources whose change retrains cached runs (relative to the package folder)."""
 
 
