@@ -36,7 +36,7 @@ def test_notebook_is_well_formed_and_stripped(path):
     assert len(params) == 1, "exactly one cell must be tagged 'parameters'"
     # "auto" (full on a GPU, ci on a CPU) is the default; "full" is accepted until every lab has switched
     # (python -m labutils.tools.profile_default rewrites the cell)
-    assert re.search(r'^PROFILE = "(auto|full)"', params[0].source, re.M) and "SEED = " in params[0].source
+    assert re.search(r'^PROFILE = "auto"', params[0].source, re.M) and "SEED = " in params[0].source
     assert any(notebooks.is_checked(c) for c in nb.cells), "no cell is marked # NBVAL_CHECK_OUTPUT"
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and notebooks.is_checked(cell):
