@@ -128,11 +128,12 @@ def load_classifier(*, progress: bool = True) -> Classifier:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        hist = train.fit(net, lambda m, b: F.cross_entropy(m(b[0]), b[1]), (train_digits.x, train_digits.y),
-                         epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
-                         seed=config["seed"], cache="yardstick-classifier", config=config, progress=progress,
-                         on_epoch=lambda epoch, m: accuracy(m, test_digits),  # monitored, never used to select
-                         desc="sample-quality classifier")
+        with torch.enable_grad():  # the first call may come from inside a caller's torch.no_grad()
+            hist = train.fit(net, lambda m, b: F.cross_entropy(m(b[0]), b[1]), (train_digits.x, train_digits.y),
+                             epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
+                             seed=config["seed"], cache="yardstick-classifier", config=config, progress=progress,
+                             on_epoch=lambda epoch, m: accuracy(m, test_digits),  # monitored, never used to select
+                             desc="sample-quality classifier")
     finally:
         torch.set_num_threads(threads)
     if hist.interrupted:
