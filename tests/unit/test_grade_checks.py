@@ -139,7 +139,7 @@ def test_the_sandbox_hides_the_host_and_cuts_the_network(tmp_path):
     assert (repo / "notebooks").is_dir() and Path("/etc/shadow").exists()
     code = (f"import os, socket, pathlib\nfor p in ({str(secret)!r}, '/etc/shadow', {str(repo / 'notebooks')!r}):\n"
             "    print(p, os.path.exists(p))\n"
-            f"print('repo holds', os.listdir({str(repo)!r}))\n"
+            f"print('repo holds', sorted(os.listdir({str(repo)!r})))\n"
             "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n"
             "except OSError as e:\n    print('net', e.errno)\n"
             "open('/tmp/x', 'w').write('private'); open('here', 'w').write('mine')\n"
@@ -147,7 +147,8 @@ def test_the_sandbox_hides_the_host_and_cuts_the_network(tmp_path):
     run = _in_sandbox(tmp_path, code)
     lines = run.log_tail.splitlines()
     assert f"{secret} False" in lines and "/etc/shadow False" in lines and f"{repo / 'notebooks'} False" in lines
-    assert "repo holds ['labutils']" in lines and "net 101" in lines and "labutils importable" in lines, run.log_tail
+    venv = [Path(sys.prefix).name] if Path(sys.prefix).parent == repo else []  # a .venv inside the checkout
+    assert f"repo holds {sorted(['labutils', *venv])}" in lines and "net 101" in lines and "labutils importable" in lines, run.log_tail
     assert (tmp_path / "work" / "here").read_text() == "mine" and not Path("/tmp/x").exists()
 
 

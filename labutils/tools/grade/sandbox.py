@@ -82,10 +82,11 @@ def wrap(argv: list[str], *, work: Path, data_cache: Path | None = None) -> list
     work = Path(work).resolve()
     args = [bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--uid", NOBODY, "--gid", NOBODY, "--hostname", "sandbox"]
+    # the private /tmp first: a virtualenv or checkout that lives under /tmp is then bound on top of it
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp"]
     for path in visible_read_only(data_cache):
         args += _read_only(path)
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp",
-             "--bind", str(work), str(work), "--chdir", str(work), "--"]
+    args += ["--bind", str(work), str(work), "--chdir", str(work), "--"]
     return args + list(argv)
 
 
