@@ -147,8 +147,9 @@ def test_the_sandbox_hides_the_host_and_cuts_the_network(tmp_path):
     run = _in_sandbox(tmp_path, code)
     lines = run.log_tail.splitlines()
     assert f"{secret} False" in lines and "/etc/shadow False" in lines and f"{repo / 'notebooks'} False" in lines
-    venv = [Path(sys.prefix).name] if Path(sys.prefix).parent == repo else []  # a .venv inside the checkout
-    assert f"repo holds {sorted(['labutils', *venv])}" in lines and "net 101" in lines and "labutils importable" in lines, run.log_tail
+    venv = [Path(sys.prefix).name] if Path(sys.prefix).parent == repo else []  # .venv in the checkout
+    assert f"repo holds {sorted(['labutils', *venv])}" in lines, run.log_tail
+    assert "net 101" in lines and "labutils importable" in lines, run.log_tail
     assert (tmp_path / "work" / "here").read_text() == "mine" and not Path("/tmp/x").exists()
 
 
