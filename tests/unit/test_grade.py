@@ -31,7 +31,8 @@ from labutils.tools.grade.markers import parse_exercises, student_version
 from tests.fixtures import synthetic
 
 REPO = Path(__file__).resolve().parents[2]
-TIMEOUT = 60.0  # per notebook in the batch: only "abe" (an endless loop, graded first) reaches it
+TIMEOUT = 300.0  # per notebook in the batch: none reaches it (each runs in ~10 s here)
+LOOP_TIMEOUT = 30.0  # for "abe" (an endless loop), graded in a batch of its own
 ODD_STUDENT = "mallory ..\\..\\$(id); rm -rf ~\n"
 
 
@@ -225,9 +226,6 @@ def _submissions(root: Path, instructor: Path) -> None:
     erin = copy.deepcopy(good)
     erin.cells.remove(synthetic.cell(erin, "mean-pub"))
     write(erin, root / "erin" / "01_demo.ipynb")
-    abe = copy.deepcopy(good)
-    synthetic.cell(abe, "compute").source = "while True:\n    pass"
-    write(abe, root / "abe" / "01_demo.ipynb")
     (root / "grace").mkdir()
     (root / "grace" / "01_demo.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "1/0"')
     heidi = copy.deepcopy(good)
@@ -266,6 +264,19 @@ def batch(tmp_path_factory):
             "left_running": kernels_of(out)}
 
 
+@pytest.fixture(scope="module")
+def loop_batch(tmp_path_factory):
+    """A submission that never ends, graded alone under a short time limit."""
+    base = tmp_path_factory.mktemp("loop")
+    synthetic.demo_instructor(base / "instructor")
+    abe = synthetic.demo_submission()
+    synthetic.cell(abe, "compute").source = "while True:\n    pass"
+    write(abe, base / "subs" / "abe" / "01_demo.ipynb")
+    rows = runner.grade_batch(base / "subs", base / "out", instructor_dir=base / "instructor", workers=1,
+                              timeout=LOOP_TIMEOUT)
+    return {"rows": rows, "left_running": kernels_of(base / "out")}
+
+
 def kernels_of(out: Path) -> list[int]:
     """Processes still running with their outputs under ``out`` (papermill runs and their kernels)."""
     found = []
@@ -300,11 +311,18 @@ def test_tampered_checks_are_reported_and_the_instructor_checks_decide(batch):
     assert erin.points == 3 and erin.passed and "deleted" in erin.error
 
 
-def test_loops_dead_kernels_invalid_files_and_links_are_failed_rows(batch):
-    rows = by_key(batch["rows"])
+def test_an_endless_loop_is_stopped_at_the_time_limit_and_earlier_checks_count(loop_batch):
+    rows = by_key(loop_batch["rows"])
     assert rows[("abe", "square")].points == 3, "checks that ran before the time limit count"
-    assert batch["left_running"] == [], "a kernel outlived its time limit"
-    assert rows[("abe", "mean")].points == 0 and f"time limit of {TIMEOUT:g} s" in rows[("abe", "mean")].error
+    assert loop_batch["left_running"] == [], "a kernel outlived its time limit"
+    error = rows[("abe", "mean")].error
+    assert rows[("abe", "mean")].points == 0 and f"time limit of {LOOP_TIMEOUT:g} s" in error
+    assert "it was running cell" in error, error
+
+
+def test_dead_kernels_invalid_files_and_links_are_failed_rows(batch):
+    rows = by_key(batch["rows"])
+    assert batch["left_running"] == [], "a kernel outlived its run"
     assert rows[("kate", "square")].points == 3 and "kernel died" in rows[("kate", "mean")].error
     for ex in ("square", "mean"):
         assert "not a valid notebook" in rows[("grace", ex)].error and rows[("grace", ex)].max_points == 3

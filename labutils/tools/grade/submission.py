@@ -69,7 +69,10 @@ def run_in_sandbox(graded: Assembled, work: Path, settings: Settings, seed: int)
 def _not_run(run: launcher.RunResult, nb: nbformat.NotebookNode | None, timeout: float) -> str:
     """Why a check exported nothing, from how the run ended."""
     if run.timed_out:
-        return f"not run: the notebook exceeded the time limit of {timeout:g} s"
+        running = [i for i, c in enumerate(nb.cells if nb is not None else [])
+                   if c.get("metadata", {}).get("papermill", {}).get("status") == "running"]
+        where = f" (it was running cell {running[0] + 1})" if running else ""
+        return f"not run: the notebook exceeded the time limit of {timeout:g} s{where}"
     if run.returncode and "DeadKernelError" in run.log_tail:
         return "not run: the kernel died (did the notebook call exit() or run out of memory?)"
     if run.returncode and nb is None:
