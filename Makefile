@@ -74,8 +74,8 @@ lint: $(STAMP)
 lab: $(STAMP)  ## open JupyterLab on the labs
 	$(VENV)/bin/jupyter lab notebooks/
 
-refs: $(STAMP)  ## store NB's references on purpose: CI (re-executes; checked outputs + numeric checks) or PROFILE=full (from the last full run)
-	$(PY) -m labutils.notebooks refs --profile $(PROFILE) $(NB)
+refs: $(STAMP)  ## store NB's references on purpose: CI (re-executes; checked outputs + numeric checks) or PROFILE=full (from the last full run); SEEDS=5: tolerances cover 5 training seeds
+	$(PY) -m labutils.notebooks refs --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(NB)
 
 verify: $(STAMP)  ## the last run's numeric checks against the committed reference: make verify PROFILE=full NB=...
 	$(PY) -m labutils.notebooks verify --profile $(PROFILE) $(NB)

@@ -9,6 +9,7 @@ compares them with the committed numeric reference of the profile (:mod:`labutil
 
     python -m labutils.notebooks run [--profile ci|full] [--out build/notebooks] [NOTEBOOK ...]
     python -m labutils.notebooks refs NOTEBOOK ...      # execute in CI profile, store checked outputs + reference
+    python -m labutils.notebooks refs --seeds 5 NOTEBOOK ...   # tolerances also cover a spread over training seeds
     python -m labutils.notebooks refs --profile full NOTEBOOK ...   # reference from the last full run in build/
     python -m labutils.notebooks verify [--profile ci|full] NOTEBOOK ...   # table: name, reference, fresh, tol
     python -m labutils.notebooks strip NOTEBOOK ...     # drop every unchecked output in place
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import re
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -37,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 SANITIZE_FILE = REPO / "tests" / "nbval_sanitize.cfg"
 _VOLATILE_CELL_META = ("execution", "papermill", "collapsed", "scrolled")
+ALLOW_ERRORS_TAG = "raises-exception"  # papermill runs on past an error in a cell with this tag
 
 
 def lab_notebooks() -> list[Path]:
@@ -70,8 +74,8 @@ def strip(nb) -> nbformat.NotebookNode:
 
 
 def execute(src: Path, dst: Path, *, profile: str = "ci", timeout: float | None = None,
-            extra_env: dict[str, str] | None = None, progress=None) -> nbformat.NotebookNode:
-    """Run ``src`` top to bottom with papermill (``PROFILE=profile``) in this environment's kernel.
+            extra_env: dict[str, str] | None = None, progress=None, seed: int | None = None) -> nbformat.NotebookNode:
+    """Run ``src`` top to bottom with papermill (``PROFILE=profile``, and ``SEED=seed`` when given).
 
     The kernel runs in the notebook's folder, with the environment of
     :func:`labutils.tools.launcher.kernel_env` (``$GENLABS_PROFILE``, this venv's python, sleeping OpenMP
@@ -92,7 +96,8 @@ def execute(src: Path, dst: Path, *, profile: str = "ci", timeout: float | None 
         os.environ.clear()
         os.environ.update(env)
         try:
-            return papermill.execute_notebook(str(src), str(dst), parameters={"PROFILE": profile},
+            parameters = {"PROFILE": profile} | ({} if seed is None else {"SEED": seed})
+            return papermill.execute_notebook(str(src), str(dst), parameters=parameters,
                                               kernel_name="python3", language="python", cwd=str(src.parent),
                                               progress_bar=False, execution_timeout=timeout,
                                               **progress_lines.engine_kwargs(progress))
@@ -175,6 +180,39 @@ def refresh(path: Path, out_dir: Path) -> nbformat.NotebookNode:
     return stripped
 
 
+def allow_errors(nb: nbformat.NotebookNode, start: int = 0) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose code cells from ``start`` on let the run go on past an error (checks recorded)."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells[start:]:
+        if cell.cell_type == "code" and ALLOW_ERRORS_TAG not in cell.metadata.get("tags", []):
+            cell.metadata.setdefault("tags", []).append(ALLOW_ERRORS_TAG)
+    return nb
+
+
+def checks_over_seeds(path: Path, seeds: Sequence[int], out_dir: Path) -> dict[int, dict[str, dict]]:
+    """The checks of a CI run of ``path`` per training seed: ``{seed: {name: check}}``.
+
+    Each seed runs in a build folder of its own (``out_dir/seed-N``: nothing trained is reused, so the
+    spread is that of training), and every cell runs even after a failed check, so a claim that fails on
+    some seed is seen with its value.
+    """
+    from papermill.exceptions import PapermillExecutionError
+
+    src = out_dir / "src" / path.name
+    src.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(allow_errors(nbformat.read(path, as_version=4)), src)
+    found = {}
+    for seed in seeds:
+        build = out_dir / f"seed-{seed}"
+        try:
+            execute(src, build / path.name, profile="ci", seed=seed, extra_env={"GENLABS_BUILD": str(build)})
+        except PapermillExecutionError:
+            pass  # papermill names failed cells after running them all; their checks are recorded
+        results = build / "results" / f"{path.stem}.json"
+        found[seed] = json.loads(results.read_text()).get("checks", {}) if results.is_file() else {}
+    return found
+
+
 def regression_problems(path: Path, executed: nbformat.NotebookNode, profile: str = "ci") -> list[str]:
     """Everything ``make test`` holds against a fresh run of ``path``: checked outputs and numeric checks."""
     from labutils.results import load
@@ -198,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/NN_*.ipynb")
     parser.add_argument("--profile", default="ci", choices=["ci", "full"])
     parser.add_argument("--out", type=Path, default=None, help="folder for executed copies")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="refs, CI: also run SEED=1..N-1 and widen each tolerance to the spread over the N seeds")
     args = parser.parse_intermixed_args(argv)
     paths = [p.resolve() for p in args.notebooks] or lab_notebooks()
     from labutils.results import build_dir, load
@@ -221,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
                     path, out / path.name, profile=args.profile, progress=shown))
             elif args.profile == "ci":
                 refresh(path, out)
-            written = references.write(path.stem, args.profile, load(path.stem)) if args.command == "refs" else None
+            spread = (checks_over_seeds(path, range(1, args.seeds), out / "seeds" / path.stem)
+                      if args.command == "refs" and args.profile == "ci" and args.seeds > 1 else None)
+            written = (references.write(path.stem, args.profile, load(path.stem), spread)
+                       if args.command == "refs" else None)
         except Exception as err:  # report every notebook, then fail
             failed.append(path.name)
             print(f"FAILED {path.name}: {type(err).__name__}: {str(err)[:2000]}", file=sys.stderr)

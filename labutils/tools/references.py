@@ -11,6 +11,7 @@ reference), has another operator or bound (a loosened threshold), or moved by mo
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from labutils.results import CHECKS_KEY, PROFILE_KEY
 
 REFS = Path(__file__).resolve().parents[2] / "tests" / "notebooks" / "refs"
 KEPT = ("value", "op", "bound", "tol", "why")
+SEED_SDS = 5  # a tolerance from N seeds: 5 sample SDs (with 5 seeds the sample SD can be ~0.6x the true one)
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,48 @@ def _checks_of_run(results: dict[str, Any], notebook: str, profile: str) -> dict
     return results.get(CHECKS_KEY, {})
 
 
-def write(notebook: str, profile: str, results: dict[str, Any]) -> Path:
-    """Make ``results``' checks the reference of ``notebook`` in ``profile``; refuse a run with a failed check."""
+def widen_to_seeds(checks: dict[str, dict[str, Any]], spread: dict[int, dict[str, dict[str, Any]]],
+                   notebook: str) -> dict[str, dict[str, Any]]:
+    """Each check's tolerance widened to ``SEED_SDS`` sample SDs over the run and the ``spread`` runs.
+
+    ``spread`` holds other training seeds' checks (``{seed: {name: check}}``). A check missing from a
+    seed's run, or failing there, is a claim that does not hold on every seed: that refuses the reference.
+    """
+    problems = [f"seed {seed}: {name} " + ("missing" if name not in other else
+                f"failed ({other[name]['value']!r} {other[name]['op']} {other[name]['bound']!r})")
+                for seed, other in sorted(spread.items()) for name in sorted(checks)
+                if not other.get(name, {}).get("passed")]
+    if problems:
+        raise ValueError(f"{notebook}: claims that do not hold on every training seed (restate or resize them):\n  "
+                         + "\n  ".join(problems))
+    widened = {}
+    for name, check in checks.items():
+        values = [check["value"], *(other[name]["value"] for other in spread.values())]
+        sd = statistics.stdev(values)
+        entry = {k: check[k] for k in KEPT} | {"seed_values": values}
+        if SEED_SDS * sd > check["tol"]:
+            entry["tol"] = SEED_SDS * sd
+            entry["why"] = f"{SEED_SDS} SD over {len(values)} training seeds (the run's own: {check['why']})"
+        widened[name] = entry
+    return widened
+
+
+def write(notebook: str, profile: str, results: dict[str, Any],
+          spread: dict[int, dict[str, dict[str, Any]]] | None = None) -> Path:
+    """Make ``results``' checks the reference of ``notebook`` in ``profile``; refuse a run with a failed check.
+
+    With ``spread`` (other training seeds' checks, see :func:`widen_to_seeds`) each tolerance also covers
+    the spread over seeds, and the reference keeps every seed's value (``seed_values``).
+    """
     checks = _checks_of_run(results, notebook, profile)
     failed = sorted(n for n, c in checks.items() if not c.get("passed"))
     if failed:
         raise ValueError(f"{notebook}: checks {failed} failed in this run: a failed run cannot be a reference")
+    kept = (widen_to_seeds(checks, spread, notebook) if spread else
+            {n: {k: c[k] for k in KEPT} for n, c in checks.items()})
     path = reference_path(notebook, profile)
     with atomic_write(path, "w") as f:
-        json.dump({n: {k: c[k] for k in KEPT} for n, c in sorted(checks.items())}, f, indent=1, sort_keys=True)
+        json.dump(dict(sorted(kept.items())), f, indent=1, sort_keys=True)
         f.write("\n")
     return path
 

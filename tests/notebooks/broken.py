@@ -24,17 +24,13 @@ from papermill.exceptions import PapermillExecutionError
 from labutils.results import build_dir
 from labutils.tools import notebooks
 
-ALLOW_ERRORS_TAG = "raises-exception"
-
 
 def run_broken(path: Path, sabotage: str, out: Path, *, reuse_cache: bool = False) -> dict[str, dict]:
     """Execute ``path`` with ``sabotage`` inserted after its set-up cell; return the recorded checks."""
     nb = nbformat.read(path, as_version=4)
     setup = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "labutils.start(" in c.source)
     nb.cells.insert(setup + 1, nbformat.v4.new_code_cell("# deliberate break for a test\n" + sabotage))
-    for cell in nb.cells[setup + 1:]:
-        if cell.cell_type == "code":
-            cell.metadata.setdefault("tags", []).append(ALLOW_ERRORS_TAG)
+    nb = notebooks.allow_errors(nb, start=setup + 1)
     src = out / "src" / path.name
     src.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, src)

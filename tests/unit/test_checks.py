@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import statistics
+
 import pytest
 
 import labutils
@@ -93,3 +97,32 @@ def test_a_reference_is_written_only_from_a_passing_run_of_its_profile(build, tm
         references.write("98_checks", "ci", run)
     with pytest.raises(FileNotFoundError, match="make refs"):
         references.verify("97_none", "ci", run | {"profile": "ci"})
+
+
+def _seed(value: float, passed: bool = True) -> dict:
+    return {"gap": {"value": value, "op": ">", "bound": 0.05, "tol": 0.01, "why": "3 SE", "passed": passed}}
+
+
+def test_a_reference_over_seeds_widens_each_tolerance_to_the_seed_spread(build, tmp_path, monkeypatch):
+    monkeypatch.setattr(references, "REFS", tmp_path / "refs")
+    run = _run(build, lambda: checks.check("gap", 0.2, ">", 0.05, tol=0.01, why="3 SE"))
+    spread = {1: _seed(0.25), 2: _seed(0.15), 3: _seed(0.2), 4: _seed(0.22)}
+    stored = json.loads(references.write("98_checks", "ci", run, spread).read_text())["gap"]
+    sd = statistics.stdev([0.2, 0.25, 0.15, 0.2, 0.22])
+    assert stored["tol"] == pytest.approx(references.SEED_SDS * sd) and "5 training seeds" in stored["why"]
+    assert stored["seed_values"] == [0.2, 0.25, 0.15, 0.2, 0.22]
+    moved = copy.deepcopy(run)
+    moved["checks"]["gap"]["value"] = 0.2 + 0.9 * stored["tol"]  # inside the seed spread: the fresh run is fine
+    assert all(r.ok for r in references.verify("98_checks", "ci", moved))
+    quiet = {seed: _seed(0.2 + 1e-4 * seed) for seed in (1, 2, 3, 4)}  # seeds agree: the run's own SE stays
+    assert json.loads(references.write("98_checks", "ci", run, quiet).read_text())["gap"]["tol"] == 0.01
+
+
+def test_a_claim_that_fails_on_another_seed_refuses_the_reference(build, tmp_path, monkeypatch):
+    monkeypatch.setattr(references, "REFS", tmp_path / "refs")
+    run = _run(build, lambda: checks.check("gap", 0.2, ">", 0.05, tol=0.01, why="3 SE"))
+    with pytest.raises(ValueError, match=r"seed 2: gap failed \(0\.01 > 0\.05\)"):
+        references.write("98_checks", "ci", run, {1: _seed(0.2), 2: _seed(0.01, passed=False)})
+    with pytest.raises(ValueError, match="seed 1: gap missing"):
+        references.write("98_checks", "ci", run, {1: {}})
+    assert not references.reference_path("98_checks", "ci").exists()
