@@ -39,6 +39,7 @@ CPU_TIMES: dict[str, tuple[str, str | None]] = {
     "06_mode_collapse": ("~1.5 min", "~53 min"),
     "07_f_divergences": ("~35 s", None),
     "08_wasserstein_gan": ("~1 min", None),
+    "09_which_generator": ("~2 min", "~93 min, timed on a loaded machine"),
 }
 
 
