@@ -1,0 +1,156 @@
+"""The core exercises of labs 01, 03 and 04, judged directly (no notebook run): each check cell's INPUTS and
+EXPORT run here on the instructor's solution, the stub, or a plausible wrong answer (a mutant of the
+solution's source), and its ASSERT is judged by ``labutils.tools.grade.checks.judge``, as the grader would.
+
+The instructor's solution earns every point, the stub none, and each wrong answer loses the hidden points.
+The lab context a check's EXPORT needs (the lab's own helpers, a few arrays) is built here, small.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from labutils import grading
+from labutils.tools.grade import checks
+from labutils.tools.grade.markers import parse_exercises, read_notebook, strip_solution
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+SEEDS = (0, 7)  # 0: the plain run's inputs; 7: a grader's fresh draw
+
+
+def lab_defs(nb, cell_id: str, names: tuple[str, ...]) -> str:
+    """The source of the top-level functions ``names`` defined in one cell of the notebook (the lab's helpers)."""
+    cell = next(c for c in nb.cells if c.get("id") == cell_id)
+    tree = ast.parse(cell.source)
+    found = [ast.get_source_segment(cell.source, n) for n in tree.body
+             if isinstance(n, ast.FunctionDef) and n.name in names]
+    assert len(found) == len(names), f"{cell_id}: expected {names}"
+    return "\n\n".join(found)
+
+
+def grade(notebook: str, exercise: str, context, *, stub: bool = False, mutate: dict[str, str] | None = None,
+          seed: int = 0, tmp: Path) -> dict[str, tuple[bool, float, str | None]]:
+    """{check cell id: (hidden, points, error or None)} for the exercise's solution (stubbed or mutated)."""
+    path = NOTEBOOKS / notebook
+    nb = read_notebook(path)
+    ex = next(e for e in parse_exercises(nb, path.stem) if e.name == exercise)
+    ns: dict = {"__name__": "__main__"}
+    exec(context(nb), ns)
+    unused = dict(mutate or {})
+    for cid in ex.solution_ids:
+        src = next(c for c in nb.cells if c.get("id") == cid).source
+        src = strip_solution(src) if stub else src
+        for old, new in (mutate or {}).items():
+            if old in src:
+                src, _ = src.replace(old, new), unused.pop(old, None)
+        exec(src, ns)
+    assert not unused, f"mutations that matched nothing: {list(unused)}"
+    out = {}
+    for check in ex.checks:
+        s = check.sections
+        with grading.seeded(seed):
+            try:
+                exec(s.inputs, ns)
+                exec(s.export, ns)
+                grading.save_values(tmp, check.cell_id, {n: ns[n] for n in s.exported if n in ns})
+                values = grading.load_values(tmp, check.cell_id)
+            except Exception as e:  # noqa: BLE001 - the submission's error fails the check, as at grading
+                out[check.cell_id] = (check.hidden, check.points, f"export: {type(e).__name__}: {e}")
+                continue
+        out[check.cell_id] = (check.hidden, check.points, checks.judge(s, values, seed))
+    return out
+
+
+def points(result, hidden: bool | None = None) -> float:
+    return sum(p for h, p, err in result.values() if err is None and (hidden is None or h == hidden))
+
+
+def assert_full_and_zero(notebook, exercise, context, tmp_path):
+    for seed in SEEDS:
+        honest = grade(notebook, exercise, context, seed=seed, tmp=tmp_path)
+        assert all(err is None for _, _, err in honest.values()), honest
+    stub = grade(notebook, exercise, context, stub=True, tmp=tmp_path)
+    assert points(stub) == 0 and all("NotImplementedError" in err for _, _, err in stub.values()), stub
+
+
+def assert_loses_hidden_points(notebook, exercise, context, mutate, tmp_path):
+    wrong = grade(notebook, exercise, context, mutate=mutate, seed=7, tmp=tmp_path)
+    assert points(wrong, hidden=True) == 0, wrong
+    return wrong
+
+
+# --- 03: reparameterize, the negative ELBO, the IWAE bound ---------------------------------------------
+
+def ctx03(nb) -> str:
+    return ("import math\nimport torch\nimport torch.nn.functional as F\nfrom torch.distributions import Normal\n"
+            "from labutils import nets\n" + lab_defs(nb, "5286a103", ("bernoulli_nll",)) + "\n"
+            "cfg = SimpleNamespace(iwae_k=[1, 5, 50])\n"
+            "log_w = -100.0 + 3.0 * torch.randn(60, 40, generator=torch.Generator().manual_seed(0))\n")
+
+
+def ctx03_with_reparameterize(nb) -> str:
+    src = next(c for c in nb.cells if c.get("id") == "ex03-rep-sol").source
+    return ctx03(nb) + src + "\n"
+
+
+@pytest.fixture(autouse=True)
+def _simple_namespace(monkeypatch):
+    import builtins
+    monkeypatch.setattr(builtins, "SimpleNamespace", SimpleNamespace, raising=False)
+
+
+@pytest.mark.parametrize("exercise,context", [("reparameterize", ctx03), ("negative_elbo", ctx03_with_reparameterize),
+                                              ("iwae_by_hand", ctx03)])
+def test_03_instructor_gets_every_point_and_the_stub_none(exercise, context, tmp_path):
+    assert_full_and_zero("03_vae.ipynb", exercise, context, tmp_path)
+
+
+REPARAMETERIZE_WRONG = {
+    "sample() has no gradient path": {"return mu + torch.exp(0.5 * logvar) * eps":
+                                      "return Normal(mu, torch.exp(0.5 * logvar)).sample()"},
+    "exp(logvar) for sigma": {"torch.exp(0.5 * logvar)": "torch.exp(logvar)"},
+    "sigma detached": {"torch.exp(0.5 * logvar) * eps": "torch.exp(0.5 * logvar).detach() * eps"},
+}
+
+
+@pytest.mark.parametrize("name", list(REPARAMETERIZE_WRONG))
+def test_03_wrong_reparameterizations_lose_the_hidden_points(name, tmp_path):
+    assert_loses_hidden_points("03_vae.ipynb", "reparameterize", ctx03, REPARAMETERIZE_WRONG[name], tmp_path)
+
+
+ELBO_WRONG = {
+    "KL without its 1/2": {"return 0.5 * (mu.pow(2)": "return (mu.pow(2)"},
+    "KL averaged over latent dimensions": {"- logvar).sum(1)": "- logvar).mean(1)"},
+    "reconstruction averaged over pixels": {
+        "recon = bernoulli_nll(model.decode(z), x)":
+        "recon = F.binary_cross_entropy_with_logits(model.decode(z), x.flatten(1), reduction='none').mean(1)"},
+    "loss summed over the batch": {"loss=(recon + beta * kl).mean(), recon=recon.mean(), kl=kl.mean()":
+                                   "loss=(recon + beta * kl).sum(), recon=recon.sum(), kl=kl.sum()"},
+    "no noise (z = mu)": {"z = reparameterize(mu, logvar)": "z = mu"},
+    "beta ignored": {"loss=(recon + beta * kl).mean()": "loss=(recon + kl).mean()"},
+}
+
+
+@pytest.mark.parametrize("name", list(ELBO_WRONG))
+def test_03_wrong_negative_elbos_lose_the_hidden_points(name, tmp_path):
+    assert_loses_hidden_points("03_vae.ipynb", "negative_elbo", ctx03_with_reparameterize, ELBO_WRONG[name], tmp_path)
+
+
+IWAE_WRONG = {
+    "the naive log-mean-exp underflows": {
+        "return (torch.logsumexp(grouped, dim=1) - math.log(k)).mean(0)": "return torch.log(grouped.exp().mean(1)).mean(0)"},
+    "log k forgotten": {"return (torch.logsumexp(grouped, dim=1) - math.log(k)).mean(0)":
+                        "return torch.logsumexp(grouped, dim=1).mean(0)"},
+    "labutils' old reference, removed": {"return (torch.logsumexp(grouped, dim=1) - math.log(k)).mean(0)":
+                                         "from labutils import vae\n    return vae.iwae_bound(log_w, k)"},
+}
+
+
+@pytest.mark.parametrize("name", list(IWAE_WRONG))
+def test_03_wrong_iwae_bounds_lose_the_hidden_points(name, tmp_path):
+    assert_loses_hidden_points("03_vae.ipynb", "iwae_by_hand", ctx03, IWAE_WRONG[name], tmp_path)
