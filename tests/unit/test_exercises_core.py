@@ -154,3 +154,47 @@ IWAE_WRONG = {
 @pytest.mark.parametrize("name", list(IWAE_WRONG))
 def test_03_wrong_iwae_bounds_lose_the_hidden_points(name, tmp_path):
     assert_loses_hidden_points("03_vae.ipynb", "iwae_by_hand", ctx03, IWAE_WRONG[name], tmp_path)
+
+
+# --- 04: the optimal discriminator and V(G, D) on the grid -------------------------------------------
+
+def ctx04(nb) -> str:
+    return ("import math\nimport torch\nimport torch.nn.functional as F\nfrom labutils.exact import quadrature\n"
+            "x = quadrature.grid(-20.0, 20.0, 8001)\n"
+            "p = torch.exp(quadrature.gaussian_log_prob(x, -1.0, 0.5))\n"
+            "q = 0.5 * torch.exp(quadrature.gaussian_log_prob(x, 1.0, 1.0)) + 0.5 * torch.exp(quadrature.gaussian_log_prob(x, 3.0, 0.2))\n")
+
+
+@pytest.mark.parametrize("exercise", ["optimal_discriminator", "gan_value"])
+def test_04_instructor_gets_every_point_and_the_stub_none(exercise, tmp_path):
+    assert_full_and_zero("04_gan_derivation.ipynb", exercise, ctx04, tmp_path)
+
+
+D_STAR = "return torch.where(p + q > 0, p / (p + q).clamp_min(1e-300), torch.full_like(p, 0.5))"
+DSTAR_WRONG = {
+    "D = P_G / (P_data + P_G)": {D_STAR: "return torch.where(p + q > 0, q / (p + q).clamp_min(1e-300), torch.full_like(p, 0.5))"},
+    "nan where both densities vanish": {D_STAR: "return p / (p + q)"},
+    "0 where both vanish": {D_STAR: "return torch.where(p + q > 0, p / (p + q).clamp_min(1e-300), torch.zeros_like(p))"},
+}
+
+
+@pytest.mark.parametrize("name", list(DSTAR_WRONG))
+def test_04_wrong_optimal_discriminators_lose_the_hidden_points(name, tmp_path):
+    assert_loses_hidden_points("04_gan_derivation.ipynb", "optimal_discriminator", ctx04, DSTAR_WRONG[name], tmp_path)
+
+
+VALUE = "return quadrature.integrate(integrand, x)"
+VALUE_WRONG = {
+    "2 JSD: the log 4 term missing (and D ignored)": {VALUE: "return 2 * quadrature.js_divergence(p, q, x)"},
+    "-log 4 + 2 JSD whatever D is": {VALUE: "return -math.log(4) + 2 * quadrature.js_divergence(p, q, x)"},
+    "log(1 - D) for the data term too": {"p * F.logsigmoid(logit)": "p * F.logsigmoid(-logit)"},
+    "0 log 0 not handled": {"torch.where(p > 0, p * F.logsigmoid(logit), 0.0)": "p * F.logsigmoid(logit)",
+                            "torch.where(q > 0, q * F.logsigmoid(-logit), 0.0)": "q * F.logsigmoid(-logit)"},
+    "log of sigmoid, not logsigmoid": {"F.logsigmoid(logit)": "torch.log(torch.sigmoid(logit))",
+                                       "F.logsigmoid(-logit)": "torch.log(1 - torch.sigmoid(logit))"},
+}
+
+
+@pytest.mark.parametrize("name", list(VALUE_WRONG))
+def test_04_wrong_values_lose_the_hidden_points(name, tmp_path):
+    assert_loses_hidden_points("04_gan_derivation.ipynb", "gan_value", ctx04, VALUE_WRONG[name], tmp_path)
