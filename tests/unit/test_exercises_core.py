@@ -34,7 +34,7 @@ def lab_defs(nb, cell_id: str, names: tuple[str, ...]) -> str:
 
 
 def grade(notebook: str, exercise: str, context, *, stub: bool = False, mutate: dict[str, str] | None = None,
-          seed: int = 0, tmp: Path) -> dict[str, tuple[bool, float, str | None]]:
+          seed: int = 0, tmp: Path, only_hidden: bool = False) -> dict[str, tuple[bool, float, str | None]]:
     """{check cell id: (hidden, points, error or None)} for the exercise's solution (stubbed or mutated)."""
     path = NOTEBOOKS / notebook
     nb = read_notebook(path)
@@ -43,7 +43,10 @@ def grade(notebook: str, exercise: str, context, *, stub: bool = False, mutate: 
     exec(context(nb), ns)
     unused = dict(mutate or {})
     for cid in ex.solution_ids:
-        src = next(c for c in nb.cells if c.get("id") == cid).source
+        cell = next(c for c in nb.cells if c.get("id") == cid)
+        if cell.cell_type != "code":
+            continue  # a derivation in Markdown: not run
+        src = cell.source
         src = strip_solution(src) if stub else src
         for old, new in (mutate or {}).items():
             if old in src:
@@ -51,7 +54,7 @@ def grade(notebook: str, exercise: str, context, *, stub: bool = False, mutate: 
         exec(src, ns)
     assert not unused, f"mutations that matched nothing: {list(unused)}"
     out = {}
-    for check in ex.checks:
+    for check in (c for c in ex.checks if c.hidden or not only_hidden):
         s = check.sections
         with grading.seeded(seed):
             try:
@@ -70,16 +73,16 @@ def points(result, hidden: bool | None = None) -> float:
     return sum(p for h, p, err in result.values() if err is None and (hidden is None or h == hidden))
 
 
-def assert_full_and_zero(notebook, exercise, context, tmp_path):
-    for seed in SEEDS:
+def assert_full_and_zero(notebook, exercise, context, tmp_path, seeds=SEEDS):
+    for seed in seeds:
         honest = grade(notebook, exercise, context, seed=seed, tmp=tmp_path)
         assert all(err is None for _, _, err in honest.values()), honest
     stub = grade(notebook, exercise, context, stub=True, tmp=tmp_path)
     assert points(stub) == 0 and all("NotImplementedError" in err for _, _, err in stub.values()), stub
 
 
-def assert_loses_hidden_points(notebook, exercise, context, mutate, tmp_path):
-    wrong = grade(notebook, exercise, context, mutate=mutate, seed=7, tmp=tmp_path)
+def assert_loses_hidden_points(notebook, exercise, context, mutate, tmp_path, only_hidden=False):
+    wrong = grade(notebook, exercise, context, mutate=mutate, seed=7, tmp=tmp_path, only_hidden=only_hidden)
     assert points(wrong, hidden=True) == 0, wrong
     return wrong
 
@@ -198,3 +201,62 @@ VALUE_WRONG = {
 @pytest.mark.parametrize("name", list(VALUE_WRONG))
 def test_04_wrong_values_lose_the_hidden_points(name, tmp_path):
     assert_loses_hidden_points("04_gan_derivation.ipynb", "gan_value", ctx04, VALUE_WRONG[name], tmp_path)
+
+
+# --- 01: Sammon's stress pair by pair, the best scale, the t-SNE map --------------------------------------
+
+def ctx01(nb) -> str:
+    return ("import numpy as np\nimport torch\nfrom scipy.spatial.distance import pdist\nfrom sklearn.manifold import TSNE\n"
+            "X = torch.randn(60, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)\n"
+            "Y_tsne = np.random.default_rng(0).normal(size=(60, 2))\n")
+
+
+@pytest.mark.parametrize("exercise,seeds", [("stress_terms", SEEDS), ("best_scale", SEEDS), ("tsne_map", (7,))])
+def test_01_instructor_gets_every_point_and_the_stub_none(exercise, seeds, tmp_path):
+    assert_full_and_zero("01_sammon_tsne.ipynb", exercise, ctx01, tmp_path, seeds=seeds)
+
+
+TERMS = "return (d_star - d) ** 2 / d_star / d_star.sum()"
+STRESS_WRONG = {
+    "tompollard's half": {TERMS: "return 0.5 * (d_star - d) ** 2 / d_star / d_star.sum()"},
+    "raw stress (no 1/d* weight)": {TERMS: "return (d_star - d) ** 2 / d_star.sum()"},
+    "normalised by the number of pairs": {TERMS: "return (d_star - d) ** 2 / d_star / len(d_star)"},
+    "squared distances": {"d_star = pdist(np.asarray(X, dtype=float))": "d_star = pdist(np.asarray(X, dtype=float), 'sqeuclidean')",
+                          "d = pdist(np.asarray(Y, dtype=float))": "d = pdist(np.asarray(Y, dtype=float), 'sqeuclidean')"},
+}
+
+
+@pytest.mark.parametrize("name", list(STRESS_WRONG))
+def test_01_wrong_stress_terms_lose_the_hidden_points(name, tmp_path):
+    assert_loses_hidden_points("01_sammon_tsne.ipynb", "stress_terms", ctx01, STRESS_WRONG[name], tmp_path)
+
+
+SCALE = "return float(d.sum() / (d**2 / d_star).sum())"
+SCALE_WRONG = {
+    "inverted": {SCALE: "return float((d**2 / d_star).sum() / d.sum())"},
+    "the 1/d* weight forgotten": {SCALE: "return float((d * d_star).sum() / (d**2).sum())"},
+    "total lengths matched": {SCALE: "return float(d_star.sum() / d.sum())"},
+}
+
+
+@pytest.mark.parametrize("name", list(SCALE_WRONG))
+def test_01_wrong_best_scales_lose_the_hidden_points(name, tmp_path):
+    assert_loses_hidden_points("01_sammon_tsne.ipynb", "best_scale", ctx01, SCALE_WRONG[name], tmp_path)
+
+
+TSNE_CALL = """return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                max_iter=1000).fit_transform(np.asarray(X, dtype=float))"""
+TSNE_WRONG = {
+    "PCA map": {TSNE_CALL: "from labutils.embedding.sammon import pca_init\n    return pca_init(torch.as_tensor(X), 2).numpy()"},
+    "random projection": {TSNE_CALL: "return np.asarray(X) @ np.random.default_rng(seed).normal(size=(np.shape(X)[1], 2))"},
+    "rows shuffled against the points": {
+        TSNE_CALL: "order = np.random.default_rng(seed).permutation(len(X))\n    return TSNE(n_components=2, "
+                   "perplexity=perplexity, init='pca', random_state=seed).fit_transform(np.asarray(X)[order])"},
+    "stopped early": {"max_iter=1000": "max_iter=250"},
+    "perplexity ignored": {"perplexity=perplexity": "perplexity=30"},
+}
+
+
+@pytest.mark.parametrize("name", list(TSNE_WRONG))
+def test_01_wrong_tsne_maps_lose_the_hidden_points(name, tmp_path):
+    assert_loses_hidden_points("01_sammon_tsne.ipynb", "tsne_map", ctx01, TSNE_WRONG[name], tmp_path, only_hidden=True)
