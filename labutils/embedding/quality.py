@@ -31,8 +31,8 @@ def sammon_stress(X, Y, *, best_scale: bool = False) -> float:
 
     E = (1 / sum_{i<j} d*_ij) * sum_{i<j} (d*_ij - d_ij)^2 / d*_ij, d* in X and d in Y. Pairs of identical
     X rows count 0 when their Y rows coincide too (0/0) and make E infinite otherwise.
-    best_scale: first multiply Y by the factor a that minimises E(aY), a = sum d / sum (d^2 / d*), for maps
-    whose units mean nothing (t-SNE).
+    best_scale: first multiply Y by the factor a > 0 that minimises E(aY), for maps whose units mean nothing
+    (t-SNE); deriving a is exercise 2 of notebook 01, so its closed form is not written here.
     """
     D, d = exact_distances(X), exact_distances(Y)
     if D.shape != d.shape:
