@@ -128,7 +128,10 @@ def load_classifier(*, progress: bool = True) -> Classifier:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with torch.enable_grad():  # the first call may come from inside a caller's torch.no_grad()
+        # enable_grad: the first call may come from inside a caller's torch.no_grad(); a fixed global random
+        # state (the caller's restored after): the cache key covers it, so every notebook loads the same file
+        with torch.enable_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config["seed"])
             hist = train.fit(net, lambda m, b: F.cross_entropy(m(b[0]), b[1]), (train_digits.x, train_digits.y),
                              epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
                              seed=config["seed"], cache="yardstick-classifier", config=config, progress=progress,

@@ -2,9 +2,11 @@
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(..., weights_only=True)``: nothing in the file is ever executed. A run's *description*
-(its settings, its networks' architectures, the source of its loss functions, the source of the
-labutils code that trains, and the torch version) is fingerprinted: ``cache="name"`` turns it into a
-file name, so an unchanged run loads and a changed one (settings or code) trains again.
+(its settings, its networks' architectures and initial weights, the state of torch's global random
+generator when training starts (losses that draw noise with ``torch.randn_like`` use it), the source of
+its loss functions, the source of the labutils code that trains, and the torch version) is fingerprinted:
+``cache="name"`` turns it into a file name, so an unchanged run loads and a changed one (settings, code,
+or the random state a notebook reached before it, e.g. after a cell was added above) trains again.
 """
 
 from __future__ import annotations
@@ -47,12 +49,25 @@ def source_of(fn: Callable | None) -> str:
         return getattr(fn, "__qualname__", repr(type(fn)))
 
 
+def state_fingerprint(module: nn.Module) -> str:
+    """SHA-256 of a module's parameters and buffers (names, shapes, dtypes, values), as they are now."""
+    h = hashlib.sha256()
+    for key, tensor in module.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{key}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def describe(config: Mapping[str, Any], modules: Mapping[str, nn.Module],
              functions: Mapping[str, Callable | None] | None = None) -> dict[str, str]:
-    """A flat, JSON-able description of a run: settings, architectures, loss sources, training code."""
+    """A flat, JSON-able description of a run about to start: settings, architectures and initial weights,
+    the global random state, loss sources, training code."""
     out = {f"config.{k}": json.dumps(v, sort_keys=True, default=str) for k, v in config.items()}
     for name, module in modules.items():
         out[f"module.{name}"] = repr(module)
+        out[f"weights.{name}"] = state_fingerprint(module)
+    out["torch_rng"] = hashlib.sha256(torch.get_rng_state().numpy().tobytes()).hexdigest()
     for name, fn in (functions or {}).items():
         out[f"function.{name}"] = source_of(fn)
     out["code"] = code_fingerprint()

@@ -50,13 +50,17 @@ def test_checkpoint_is_a_cache_and_refuses_another_config(tmp_path):
     snaps = lambda epoch, model: {"w": model[0].weight.detach().clone()}  # noqa: E731
     first = train.fit(_model(), _mse, DATA, epochs=3, batch_size=16, checkpoint=path, on_epoch=snaps,
                       config={"a": 1}, progress=False)
-    model = _model(seed=99)  # different initial weights: a load must overwrite them
+    model = _model()  # the same run again: the load replaces the initial weights by the trained ones
     again = train.fit(model, _mse, DATA, epochs=3, batch_size=16, checkpoint=path, on_epoch=snaps,
                       config={"a": 1}, progress=False)
     assert again.from_cache and again.rows == first.rows and len(again.snapshots) == 3
     assert torch.equal(again.snapshots[-1][1]["w"], model[0].weight)
+    assert not torch.equal(model[0].weight, _model()[0].weight)
     with pytest.raises(RuntimeError, match="another run.*config.a"):
         train.fit(_model(), _mse, DATA, epochs=3, batch_size=16, checkpoint=path, config={"a": 2}, progress=False)
+    with pytest.raises(RuntimeError, match="another run.*weights.model"):  # other initial weights: another run
+        train.fit(_model(seed=99), _mse, DATA, epochs=3, batch_size=16, checkpoint=path, config={"a": 1},
+                  progress=False)
 
 
 def test_cache_trains_once_per_run_description_and_retrains_when_the_code_changes(build, monkeypatch):
@@ -100,6 +104,23 @@ def test_the_loss_source_is_part_of_the_description():
     a = checkpoint.describe({}, {"m": _model()}, {"loss_fn": loss_a})
     b = checkpoint.describe({}, {"m": _model()}, {"loss_fn": loss_b})
     assert checkpoint.fingerprint(a) != checkpoint.fingerprint(b)
+
+
+def test_initial_weights_and_the_global_random_state_are_part_of_the_description():
+    def key():
+        return checkpoint.fingerprint(checkpoint.describe({}, {"m": model}, {"loss_fn": _mse}))
+
+    model = _model(seed=0)
+    same = key()
+    assert key() == same  # nothing drawn in between: a rerun of the same cell loads its cache
+    torch.rand(1)  # a cell above drew from the global generator: noise in training would differ
+    assert key() != same
+    model = _model(seed=1)  # same architecture and same random state after it, other initial weights
+    torch.manual_seed(0)
+    other_init = key()
+    model = _model(seed=0)
+    torch.manual_seed(0)
+    assert key() != other_init
 
 
 def test_checkpoints_are_throttled_by_time_but_the_last_epoch_is_always_saved(tmp_path):
