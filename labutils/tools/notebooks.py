@@ -9,7 +9,7 @@ compares them with the committed numeric reference of the profile (:mod:`labutil
 
     python -m labutils.notebooks run [--profile ci|full] [--out build/notebooks] [NOTEBOOK ...]
     python -m labutils.notebooks refs NOTEBOOK ...      # execute in CI profile, store checked outputs + reference
-    python -m labutils.notebooks refs --seeds 5 NOTEBOOK ...   # tolerances also cover a spread over training seeds
+    python -m labutils.notebooks refs [--profile full] --seeds 5 NOTEBOOK ...   # tolerances also cover 5 training seeds
     python -m labutils.notebooks refs --profile full NOTEBOOK ...   # reference from the last full run in build/
     python -m labutils.notebooks verify [--profile ci|full] NOTEBOOK ...   # table: name, reference, fresh, tol
     python -m labutils.notebooks strip NOTEBOOK ...     # drop every unchecked output in place
@@ -189,8 +189,9 @@ def allow_errors(nb: nbformat.NotebookNode, start: int = 0) -> nbformat.Notebook
     return nb
 
 
-def checks_over_seeds(path: Path, seeds: Sequence[int], out_dir: Path) -> dict[int, dict[str, dict]]:
-    """The checks of a CI run of ``path`` per training seed: ``{seed: {name: check}}``.
+def checks_over_seeds(path: Path, seeds: Sequence[int], out_dir: Path,
+                      profile: str = "ci") -> dict[int, dict[str, dict]]:
+    """The checks of a ``profile`` run of ``path`` per training seed: ``{seed: {name: check}}``.
 
     Each seed runs in a build folder of its own (``out_dir/seed-N``: nothing trained is reused, so the
     spread is that of training), and every cell runs even after a failed check, so a claim that fails on
@@ -205,7 +206,7 @@ def checks_over_seeds(path: Path, seeds: Sequence[int], out_dir: Path) -> dict[i
     for seed in seeds:
         build = out_dir / f"seed-{seed}"
         try:
-            execute(src, build / path.name, profile="ci", seed=seed, extra_env={"GENLABS_BUILD": str(build)})
+            execute(src, build / path.name, profile=profile, seed=seed, extra_env={"GENLABS_BUILD": str(build)})
         except PapermillExecutionError:
             pass  # papermill names failed cells after running them all; their checks are recorded
         results = build / "results" / f"{path.stem}.json"
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="ci", choices=["ci", "full"])
     parser.add_argument("--out", type=Path, default=None, help="folder for executed copies")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
-                        help="refs, CI: also run SEED=1..N-1 and widen each tolerance to the spread over the N seeds")
+                        help="refs: also run SEED=1..N-1; tolerances widen to the spread over the N seeds")
     args = parser.parse_intermixed_args(argv)
     paths = [p.resolve() for p in args.notebooks] or lab_notebooks()
     from labutils.results import build_dir, load
@@ -261,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                     path, out / path.name, profile=args.profile, progress=shown))
             elif args.profile == "ci":
                 refresh(path, out)
-            spread = (checks_over_seeds(path, range(1, args.seeds), out / "seeds" / path.stem)
-                      if args.command == "refs" and args.profile == "ci" and args.seeds > 1 else None)
+            spread = (checks_over_seeds(path, range(1, args.seeds), out / "seeds" / args.profile / path.stem,
+                                        args.profile) if args.command == "refs" and args.seeds > 1 else None)
             written = (references.write(path.stem, args.profile, load(path.stem), spread)
                        if args.command == "refs" else None)
         except Exception as err:  # report every notebook, then fail
