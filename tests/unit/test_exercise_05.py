@@ -104,4 +104,4 @@ def test_the_check_inputs_are_the_same_from_the_same_seed_and_differ_between_see
     assert not bool((snapshot(g1)[0]["0.weight"] == snapshot(g3)[0]["0.weight"]).all())
     real, d_noise, g_noise = gan_batches(3, k=4, m=16)
     assert len(real) == len(d_noise) == 4 and real[0].shape == (16, 5) and g_noise.shape == (16, 3)
-    assert float(d1(real[0]).sigmoid().mean()) < 0.2  # D rejects at first: the two generator costs differ
+    assert d1(real[0]).sigmoid().mean().item() < 0.2  # D rejects at first: the two generator costs differ
