@@ -10,6 +10,11 @@ then the mean over seeds and a Markdown table for benchmarks/RESULTS.md.
 
     PYTHONPATH=. .venv/bin/python benchmarks/unrolled_ring.py --seeds 0 --steps 2000          # size the run
     PYTHONPATH=. .venv/bin/python benchmarks/unrolled_ring.py --seeds 0 1 2 3 4 --steps 20000
+
+Metz et al.'s demo recipe (06's full-profile setting since issue #18):
+
+    PYTHONPATH=. .venv/bin/python benchmarks/unrolled_ring.py --seeds 0 1 2 3 4 --steps 20000 --k 5 \
+        --lr-d 1e-4 --lr-g 1e-3 --batch 512 --saddle --no-lr-decay
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def run(seed: int, a: argparse.Namespace) -> dict:
     opt_d = torch.optim.Adam(D.parameters(), lr=a.lr_d, betas=(a.beta1, 0.999))
     unroll_gen = torch.Generator().manual_seed(20_000 + seed)
     g_loss = generator_loss_for(opt_d, lambda n: ring.sample(n, unroll_gen), k=a.k, d_loss=losses.gan_d_loss,
-                             g_loss=losses.gan_g_loss)
+                             g_loss=None if a.saddle else losses.gan_g_loss)
     hook = linear_lr_decay([(opt_g, a.lr_g), (opt_d, a.lr_d)], opt_d, a.steps) if a.lr_decay else None
     track, t0, cpu0 = [], time.perf_counter(), time.process_time()
 
@@ -86,6 +91,8 @@ def main() -> None:
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--z-dim", type=int, default=16)
     p.add_argument("--no-lr-decay", dest="lr_decay", action="store_false")
+    p.add_argument("--saddle", action="store_true",
+                   help="G loss -L_D(theta_k; real, fake) (Metz et al.'s code), not the non-saturating one")
     p.add_argument("--track-every", type=int, default=1000)
     a = p.parse_args()
     torch.set_num_threads(1)

@@ -64,7 +64,7 @@ def _adam_step(p: torch.Tensor, g: torch.Tensor, state: tuple[torch.Tensor, torc
 
 
 def generator_loss(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, *,
-                    k: int, d_loss: DLoss, g_loss: GLoss) -> torch.Tensor:
+                    k: int, d_loss: DLoss, g_loss: GLoss | None) -> torch.Tensor:
     """The generator's loss against D after ``k`` differentiable Adam steps of D on (real, fake).
 
     D: the discriminator, (B, ...) -> (B, 1) logits or scores; opt_d: its ``torch.optim.Adam``,
@@ -72,7 +72,10 @@ def generator_loss(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tenso
     from its param_groups now, so a learning-rate schedule applies) the unrolling continues from.
     real: (B, ...) a real batch; fake: (B, ...) generated samples *with* their graph to G (``G(z)``).
     d_loss(D_, real, fake) and g_loss(D_, fake): scalar losses to minimise, in ``fit_gan``'s
-    convention, where D_ is D as a function x -> D(x) at the unrolled parameters.
+    convention, where D_ is D as a function x -> D(x) at the unrolled parameters. ``g_loss=None``
+    is the saddle objective of Metz et al.'s demo code, ``-d_loss(D_k, real, fake)``: its real-data
+    term depends on G through theta_k (for k >= 1), so the generator is also told how its move
+    changes D's verdict on the real data.
     k: unrolling steps, k >= 0; k = 0 is exactly ``g_loss(D, fake)``. Each step reuses the same
     batch (Metz et al.'s code). Parameters of D outside ``opt_d`` stay fixed.
     Returns a scalar whose gradient w.r.t. G includes the term through theta_k(G).
@@ -97,11 +100,13 @@ def generator_loss(D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tenso
         grads = torch.autograd.grad(loss, [theta[n] for n in unrolled], create_graph=True)
         for name, g in zip(unrolled, grads):
             theta[name], state[name] = _adam_step(theta[name], g, state[name], groups[named[name]])
+    if g_loss is None:  # the saddle objective: L_G = -L_D(theta_k(G); real, fake)
+        return -d_loss(at(theta), real, fake)
     return g_loss(at(theta), fake)
 
 
 def generator_loss_for(opt_d: torch.optim.Optimizer, sample_real: Callable[[int], torch.Tensor], *, k: int,
-                    d_loss: DLoss, g_loss: GLoss) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
+                    d_loss: DLoss, g_loss: GLoss | None) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
     """A ``g_loss(D, fake)`` for :func:`labutils.train.fit_gan`: :func:`generator_loss` with D's optimiser.
 
     sample_real(n): a real batch (n, ...) on the fakes' device, drawn for each generator step (fit_gan

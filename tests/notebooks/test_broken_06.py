@@ -24,6 +24,8 @@ MUST_FAIL = [
     "gan_evaluations_on_ring",
     "gan_on_ring_max_modes_strict",
     "ring_best_minus_gan_high_quality_min",
+    "ring_unrolled_minus_gan_high_quality_min",
+    "ring_best_minus_smoothing_high_quality_min",
 ]
 
 

@@ -147,3 +147,41 @@ def test_fit_gan_takes_the_factory_as_its_g_loss():
     hist = train.fit_gan(G, D, real, d_loss=d_loss, g_loss=g, z_dim=3, steps=5, opt_g=opt_g, opt_d=opt,
                          batch_size=16, log_every=5, amp=False, progress=False)
     assert len(hist) == 1 and not torch.equal(G[0].weight, before)
+
+
+def test_saddle_objective_is_minus_the_unrolled_d_loss_with_its_real_term():
+    """``g_loss=None``: -d_loss(D_k, real, fake) (Metz et al.'s code), gradient checked by central differences.
+
+    Fails if the saddle drops the real-data term (its gradient reaches G only through theta_k, so the
+    fake-only loss gives a different gradient, shown below), evaluates it at theta_0, or flips its sign.
+    """
+    G, D, opt, real, z = setup(dtype=torch.float64, warm_steps=3)
+    k, weight, h = 2, G[0].weight, 1e-6
+
+    def saddle() -> torch.Tensor:
+        return generator_loss(D, opt, real, G(z), k=k, d_loss=d_loss, g_loss=None)
+
+    seen = {}
+
+    def capture(D_k, fake_):  # the same unrolling, to evaluate -d_loss at theta_k by hand
+        seen["value"] = -d_loss(D_k, real, fake_)
+        return -torch.nn.functional.softplus(D_k(fake_)).mean()  # minus the fake term only
+
+    fake_only = generator_loss(D, opt, real, G(z), k=k, d_loss=d_loss, g_loss=capture)
+    out = saddle()
+    torch.testing.assert_close(out, seen["value"], rtol=1e-12, atol=0)
+    assert not torch.allclose(out, -d_loss(D, real, G(z)))  # not theta_0
+    (grad,) = torch.autograd.grad(out, [weight])
+    fd = torch.empty_like(weight)
+    for i in range(weight.numel()):
+        values = []
+        for shift in (h, -h):
+            with torch.no_grad():
+                weight.view(-1)[i] += shift
+            values.append(float(saddle().detach()))
+            with torch.no_grad():
+                weight.view(-1)[i] -= shift
+        fd.view(-1)[i] = (values[0] - values[1]) / (2 * h)
+    torch.testing.assert_close(grad, fd, rtol=1e-5, atol=1e-8)
+    (g_fake,) = torch.autograd.grad(fake_only, [weight])
+    assert (g_fake - grad).abs().max() > 1e-3 * grad.abs().max()  # the real term's share through theta_k
