@@ -55,7 +55,7 @@ def state_fingerprint(module: nn.Module) -> str:
     for key, tensor in module.state_dict().items():
         t = tensor.detach().cpu().contiguous()
         h.update(f"{key}:{tuple(t.shape)}:{t.dtype}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())  # any dtype, 0-d buffers too
     return h.hexdigest()
 
 

@@ -22,7 +22,7 @@ def _mse(model, batch):
 
 def _model(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(6, 3), nn.Tanh(), nn.Linear(3, 6))
+    return nn.Sequential(nn.Linear(6, 3), nn.BatchNorm1d(3), nn.Tanh(), nn.Linear(3, 6))  # 0-d int64 buffer
 
 
 DATA = torch.rand(64, 6, generator=torch.Generator().manual_seed(0))
