@@ -31,6 +31,9 @@ SOLUTION_TAG, CHECK_TAG, HIDDEN_TAG, NOTE_TAG = "solution", "check", "hidden", "
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError")
 MARKDOWN_STUB = ("YOUR ANSWER HERE",)
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+# Lines that look like a marker: a mistyped one (``### END SOLUTON``) must stop the parse, not be read as a comment.
+BEGIN_END_LIKE = re.compile(r"^#{2,}\s*(BEGIN|END)\b|^#+\s*(begin|end)\s*(solu|hidden|test)", re.IGNORECASE)
+CAPS_MARKER_LIKE = re.compile(r"^#{2,}\s*[A-Z][A-Z0-9_]+( +[A-Z0-9_]+)*$")
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ def parse_exercises(nb: nbformat.NotebookNode, name: str = "notebook") -> list[E
     for i, cell in enumerate(nb.cells):
         where = f"{name}, cell {i} (id {cell.get('id')})"
         meta, cell_tags = genlabs_meta(cell), tags(cell)
+        _check_marker_lines(cell, cell_tags, where)
         has_markers = BEGIN in cell.source or END in cell.source
         if has_markers and SOLUTION_TAG not in cell_tags:
             raise ValueError(f"{where} has solution markers but is not tagged '{SOLUTION_TAG}': tag it, "
@@ -144,6 +148,28 @@ def parse_exercises(nb: nbformat.NotebookNode, name: str = "notebook") -> list[E
         elif HIDDEN_TAG in cell_tags:
             raise ValueError(f"{where} is tagged '{HIDDEN_TAG}' but not '{CHECK_TAG}'")
     return list(exercises.values())
+
+
+def _check_marker_lines(cell: nbformat.NotebookNode, cell_tags: list[str], where: str) -> None:
+    """ValueError naming ``where`` for a line that looks like a marker but is none this cell may hold.
+
+    In any cell: a ``## BEGIN ...`` / ``## END ...`` line other than the two solution markers (a typo such
+    as ``### END SOLUTON`` would otherwise be read as a comment: the answer handed out, or the notebook
+    refused later for an unclosed region). In solution and check code cells: any all-capitals ``### WORD``
+    line that is not one of that cell's markers (``### EXPROT``, nbgrader's ``### BEGIN HIDDEN TESTS``).
+    """
+    allowed: set[str] = {BEGIN, END} if SOLUTION_TAG in cell_tags else set()
+    if CHECK_TAG in cell_tags:
+        allowed |= set(checks.MARKERS)
+    strict = cell.cell_type == "code" and (SOLUTION_TAG in cell_tags or CHECK_TAG in cell_tags)
+    for n, line in enumerate(cell.source.split("\n"), 1):
+        text = line.strip()
+        if text in allowed or (text in (BEGIN, END) and SOLUTION_TAG not in cell_tags):
+            continue  # a misplaced solution marker gets its own message below
+        if BEGIN_END_LIKE.match(text) or (strict and CAPS_MARKER_LIKE.match(text)):
+            known = sorted(allowed) or [BEGIN, END]
+            raise ValueError(f"{where}, line {n}: {text!r} looks like a marker but is not one; this cell's "
+                             f"markers are {', '.join(repr(k) for k in known)} (a typo?)")
 
 
 def _regions(source: str, where: str) -> list[tuple[int, int]]:
