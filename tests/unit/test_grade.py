@@ -321,10 +321,12 @@ def test_an_endless_loop_is_stopped_at_the_time_limit_and_earlier_checks_count(l
     error = rows[("abe", "mean")].error
     assert rows[("abe", "mean")].points == 0 and f"time limit of {LOOP_TIMEOUT:g} s" in error
     assert "it was running cell" in error, error
-    # The whole batch, not only the notebook, stops at the limit: what comes after it (killing the sandbox,
-    # reading the exports, judging, the gradebook) took ~1 s here; LOOP_MARGIN leaves room for a loaded machine
-    # and is half the limit, so a grader that waits twice its limit (LOOP_TIMEOUT more) fails here.
-    assert loop_batch["seconds"] < LOOP_TIMEOUT + LOOP_MARGIN, f"{loop_batch['seconds']:.1f} s for a {LOOP_TIMEOUT:g} s limit"
+    # The whole batch, not only the notebook, stops at the limit: what follows it (killing the sandbox, reading
+    # the exports, judging, the gradebook) takes about a second (this whole test, pytest's start included, took
+    # 35.5 s on a loaded machine); LOOP_MARGIN is half the limit, so a grader that waits twice its limit
+    # (LOOP_TIMEOUT more) fails here.
+    seconds = loop_batch["seconds"]
+    assert seconds < LOOP_TIMEOUT + LOOP_MARGIN, f"{seconds:.1f} s for a {LOOP_TIMEOUT:g} s limit"
 
 
 def test_dead_kernels_invalid_files_and_links_are_failed_rows(batch):
