@@ -75,11 +75,12 @@ def labs(tmp_path_factory) -> list[Path]:
 
 
 def hidden_lines(path: Path) -> list[str]:
-    """Distinctive lines of the hidden checks' code (what must not reach a student)."""
+    """Distinctive lines of the hidden checks' code that no public check has (what must not reach a student)."""
     exercises = markers.parse_exercises(markers.read_notebook(path), path.stem)
+    public = {line.strip() for ex in exercises for c in ex.checks if not c.hidden for line in c.source.split("\n")}
     lines = [line.strip() for ex in exercises for c in ex.checks if c.hidden
-             for line in export.plain_body(c).split("\n") if len(line.strip()) > 25 and not line.strip().startswith(
-                 ("import ", "from ", "#"))]
+             for line in export.plain_body(c).split("\n") if len(line.strip()) > 25 and line.strip() not in public
+             and not line.strip().startswith(("import ", "from ", "#"))]
     assert lines, f"{path.stem} has no hidden check to look for"
     return lines
 
@@ -156,6 +157,11 @@ def test_otter_assign_and_run(labs, tmp_path):
         run(["otter", "assign", str(course / name / path.name), str(dist)], course / name, env)
         assert_no_hidden_check(sorted(p for p in (dist / "student").rglob("*") if p.is_file()), path)
         student = nbformat.read(str(dist / "student" / path.name), as_version=4)
+        cases = [case for test in student.metadata["otter"]["tests"].values() for suite in test["suites"]
+                 for case in suite["cases"]]  # otter keeps the public tests (unparsed, as doctests) in the notebook
+        exercises = markers.parse_exercises(markers.read_notebook(path), name)
+        assert len(cases) == sum(not c.hidden for ex in exercises for c in ex.checks)
+        assert not any(case["hidden"] for case in cases)
         solved = nbformat.read(str(dist / "autograder" / path.name), as_version=4)
         assert len(student.cells) == len(solved.cells)
         honest = copy.deepcopy(student)
