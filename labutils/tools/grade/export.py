@@ -260,7 +260,7 @@ def to_otter(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None = 
     """
     nb, exercises, where = _prepared(nb, name, keep)
     by_name = {ex.name: ex for ex in exercises}
-    spans = {ex.name: _span(nb, ex) for ex in exercises if ex.checks}
+    spans = {ex.name: _span(nb, ex) for ex in exercises}
     ordered = sorted(spans.items(), key=lambda kv: kv[1])
     for (a, (_, a_end)), (b, (b_start, _)) in zip(ordered, ordered[1:]):
         if b_start <= a_end:
@@ -278,7 +278,7 @@ def to_otter(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None = 
         if i in starts:
             ex = by_name[starts[i]]
             points = ", ".join(f"{c.points:g}" for c in ex.checks)
-            cells.append(_raw(f"# BEGIN QUESTION\nname: {ex.name}\npoints: [{points}]"))
+            cells.append(_raw(f"# BEGIN QUESTION\nname: {ex.name}" + (f"\npoints: [{points}]" if ex.checks else "")))
         new = _clean(cell)
         if markers.SOLUTION_TAG in cell_tags:
             new.source = otter_solution_source(cell.source)
