@@ -31,6 +31,9 @@ SOLUTION_TAG, CHECK_TAG, HIDDEN_TAG, NOTE_TAG = "solution", "check", "hidden", "
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError")
 MARKDOWN_STUB = ("YOUR ANSWER HERE",)
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+# Lines that look like a marker: a mistyped one (``### END SOLUTON``) must stop the parse, not be read as a comment.
+BEGIN_END_LIKE = re.compile(r"^#{2,}\s*(BEGIN|END)\b|^#+\s*(begin|end)\s*(solu|hidden|test)", re.IGNORECASE)
+CAPS_MARKER_LIKE = re.compile(r"^#{2,}\s*[A-Z][A-Z0-9_]+( +[A-Z0-9_]+)*$")
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ def parse_exercises(nb: nbformat.NotebookNode, name: str = "notebook") -> list[E
     for i, cell in enumerate(nb.cells):
         where = f"{name}, cell {i} (id {cell.get('id')})"
         meta, cell_tags = genlabs_meta(cell), tags(cell)
+        _check_marker_lines(cell, cell_tags, where)
         has_markers = BEGIN in cell.source or END in cell.source
         if has_markers and SOLUTION_TAG not in cell_tags:
             raise ValueError(f"{where} has solution markers but is not tagged '{SOLUTION_TAG}': tag it, "
@@ -144,6 +148,28 @@ def parse_exercises(nb: nbformat.NotebookNode, name: str = "notebook") -> list[E
         elif HIDDEN_TAG in cell_tags:
             raise ValueError(f"{where} is tagged '{HIDDEN_TAG}' but not '{CHECK_TAG}'")
     return list(exercises.values())
+
+
+def _check_marker_lines(cell: nbformat.NotebookNode, cell_tags: list[str], where: str) -> None:
+    """ValueError naming ``where`` for a line that looks like a marker but is none this cell may hold.
+
+    In any cell: a ``## BEGIN ...`` / ``## END ...`` line other than the two solution markers (a typo such
+    as ``### END SOLUTON`` would otherwise be read as a comment: the answer handed out, or the notebook
+    refused later for an unclosed region). In solution and check code cells: any all-capitals ``### WORD``
+    line that is not one of that cell's markers (``### EXPROT``, nbgrader's ``### BEGIN HIDDEN TESTS``).
+    """
+    allowed: set[str] = {BEGIN, END} if SOLUTION_TAG in cell_tags else set()
+    if CHECK_TAG in cell_tags:
+        allowed |= set(checks.MARKERS)
+    strict = cell.cell_type == "code" and (SOLUTION_TAG in cell_tags or CHECK_TAG in cell_tags)
+    for n, line in enumerate(cell.source.split("\n"), 1):
+        text = line.strip()
+        if text in allowed or (text in (BEGIN, END) and SOLUTION_TAG not in cell_tags):
+            continue  # a misplaced solution marker gets its own message below
+        if BEGIN_END_LIKE.match(text) or (strict and CAPS_MARKER_LIKE.match(text)):
+            known = sorted(allowed) or [BEGIN, END]
+            raise ValueError(f"{where}, line {n}: {text!r} looks like a marker but is not one; this cell's "
+                             f"markers are {', '.join(repr(k) for k in known)} (a typo?)")
 
 
 def _regions(source: str, where: str) -> list[tuple[int, int]]:
@@ -212,10 +238,68 @@ def _note_cell(exercises: list[Exercise]) -> nbformat.NotebookNode:
     return cell
 
 
-def student_version(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """The student notebook made from instructor notebook ``nb`` (which is left unchanged)."""
+def parse_selection(specs: Iterable[str], found: dict[str, list[Exercise]]) -> dict[str, set[str]]:
+    """The exercises to hand out, per notebook, from ``--exercises`` specs (``NAME`` or ``NN_topic:NAME``).
+
+    ``found`` maps each notebook's stem to its exercises. A plain ``NAME`` selects that exercise in every
+    notebook that has it. ValueError when a spec names no exercise of these notebooks (with the known ones).
+    """
+    chosen: dict[str, set[str]] = {stem: set() for stem in found}
+    for spec in (s.strip() for raw in specs for s in raw.split(",")):
+        if not spec:
+            continue
+        stem, _, ex = spec.rpartition(":")
+        hits = [st for st in found if (not stem or st == stem) and any(e.name == ex for e in found[st])]
+        if not hits:
+            known = ", ".join(f"{st}:{e.name}" for st, exs in found.items() for e in exs) or "none"
+            raise ValueError(f"--exercises {spec!r} names no exercise of these notebooks (known: {known})")
+        for st in hits:
+            chosen[st].add(ex)
+    return chosen
+
+
+def unselect(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None) -> nbformat.NotebookNode:
+    """A copy of instructor notebook ``nb`` where only the exercises in ``keep`` remain exercises.
+
+    An exercise left out keeps its answer: its solution cells become ordinary cells (the marker lines
+    dropped, the code between them kept), its public checks ordinary assert cells (they still run and
+    print their verdict, ungraded), and its hidden checks are removed (kept secret for the year the
+    exercise is handed out). ``keep=None`` keeps every exercise.
+    """
     nb = copy.deepcopy(nb)
     ensure_ids(nb, name)
+    exercises = parse_exercises(nb, name)
+    if keep is None:
+        return nb
+    keep = set(keep)
+    if unknown := keep - {ex.name for ex in exercises}:
+        raise ValueError(f"{name} has no exercise {sorted(unknown)}; its exercises: {[e.name for e in exercises]}")
+    cells = []
+    for cell in nb.cells:
+        ex = genlabs_meta(cell).get("exercise")
+        cell_tags = tags(cell)
+        if ex in keep or not (SOLUTION_TAG in cell_tags or CHECK_TAG in cell_tags):
+            cells.append(cell)
+            continue
+        if HIDDEN_TAG in cell_tags:
+            continue
+        if SOLUTION_TAG in cell_tags:
+            cell.source = "\n".join(line for line in cell.source.split("\n") if line.strip() not in (BEGIN, END))
+        cell.metadata["tags"] = [t for t in cell_tags if t not in (SOLUTION_TAG, CHECK_TAG)]
+        if not cell.metadata["tags"]:
+            del cell.metadata["tags"]
+        cell.metadata.pop("genlabs", None)
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def student_version(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None = None) -> nbformat.NotebookNode:
+    """The student notebook made from instructor notebook ``nb`` (which is left unchanged).
+
+    ``keep``: the exercises to hand out (default: all); the others keep their answers (:func:`unselect`).
+    """
+    nb = unselect(nb, name, keep)
     exercises = parse_exercises(nb, name)
     cells = []
     for i, cell in enumerate(nb.cells):
@@ -249,20 +333,42 @@ def lab_notebooks(directory: Path) -> list[Path]:
     return sorted(p for p in Path(directory).glob(NOTEBOOK_GLOB) if p.is_file())
 
 
-def write_student_versions(notebooks: Iterable[Path], out: Path) -> list[tuple[Path, list[Exercise]]]:
-    """Write the student version of each notebook into ``out``; returns (path written, exercises)."""
-    out = Path(out)
-    written = []
-    for path in notebooks:
-        path = Path(path)
+def read_labs(notebooks: Iterable[Path]) -> dict[Path, nbformat.NotebookNode]:
+    """The instructor notebooks, read and checked (named ``NN_topic.ipynb``, markers valid)."""
+    labs = {}
+    for path in map(Path, notebooks):
         if not re.fullmatch(r"\d\d_[\w-]+\.ipynb", path.name):
             raise ValueError(f"{path}: lab notebooks are named NN_topic.ipynb")
-        nb = read_notebook(path)
-        student = student_version(nb, path.stem)
+        labs[path] = read_notebook(path)
+        parse_exercises(labs[path], path.stem)
+    return labs
+
+
+def selection_of(labs: dict[Path, nbformat.NotebookNode], specs: Iterable[str] | None) -> dict[str, set[str]] | None:
+    """``--exercises`` resolved against these notebooks (None: every exercise)."""
+    specs = list(specs or [])
+    if not specs:
+        return None
+    return parse_selection(specs, {p.stem: parse_exercises(nb, p.stem) for p, nb in labs.items()})
+
+
+def write_student_versions(notebooks: Iterable[Path], out: Path,
+                           exercises: Iterable[str] | None = None) -> list[tuple[Path, list[Exercise]]]:
+    """Write the student version of each notebook into ``out``; returns (path written, exercises handed out).
+
+    ``exercises``: ``--exercises`` specs (``NAME`` or ``NN_topic:NAME``); default: every exercise.
+    """
+    out = Path(out)
+    labs = read_labs(notebooks)
+    chosen = selection_of(labs, exercises)
+    written = []
+    for path, nb in labs.items():
+        keep = None if chosen is None else chosen[path.stem]
+        student = student_version(nb, path.stem, keep)
         out.mkdir(parents=True, exist_ok=True)
         target = out / path.name
         if target.resolve() == path.resolve():
             raise ValueError(f"refusing to overwrite the instructor notebook {path}: choose another --out")
         nbformat.write(student, str(target))
-        written.append((target, parse_exercises(nb, path.stem)))
+        written.append((target, parse_exercises(unselect(nb, path.stem, keep), path.stem)))
     return written

@@ -33,7 +33,7 @@ from labutils.tools.grade.gradebook import (
     sort_rows,
     write_gradebook,
 )
-from labutils.tools.grade.markers import Exercise, parse_exercises, read_notebook
+from labutils.tools.grade.markers import Exercise, parse_exercises, parse_selection, read_notebook
 from labutils.tools.grade.submission import Settings, grade_in
 
 MAX_SUBMISSION_BYTES = 50_000_000
@@ -119,6 +119,8 @@ def _grade(sub: Submission, settings: Settings) -> list[Row]:
         return _fail(sub, None, sub.problem or f"no instructor notebook of this name (known: {known})")
     instructor = read_notebook(settings.instructor_dir / f"{sub.notebook}.ipynb")
     exercises = parse_exercises(instructor, sub.notebook)
+    if settings.exercises is not None:  # the others were handed out with their answers: not graded
+        exercises = [ex for ex in exercises if f"{sub.notebook}:{ex.name}" in settings.exercises]
     if sub.problem:
         return _fail(sub, exercises, sub.problem)
     if not exercises:
@@ -154,7 +156,7 @@ def default_workers() -> int:
 
 def make_settings(instructor_dir: Path, out_dir: Path, submissions_dir: Path, timeout: float,
                   workers: int = 1, threads: int = 1, *, use_sandbox: bool = True, memory_gb: float = 8.0,
-                  fresh_key: bool = False) -> Settings:
+                  fresh_key: bool = False, exercises: Sequence[str] | None = None) -> Settings:
     """Checked settings: the output folder must not hold the submissions or instructor notebooks; the
     sandbox must be available (ValueError naming the package) unless ``use_sandbox`` is False."""
     out, subs, inst = (Path(p).resolve() for p in (out_dir, submissions_dir, instructor_dir))
@@ -168,14 +170,18 @@ def make_settings(instructor_dir: Path, out_dir: Path, submissions_dir: Path, ti
                          f"workers={workers}, threads={threads}, memory={memory_gb} GB")
     if use_sandbox:
         sandbox.bwrap_path()
+    chosen = None
+    if exercises:  # the same --exercises as `student`: resolved against the instructor notebooks
+        found = {p.stem: parse_exercises(read_notebook(p), p.stem) for p in sorted(inst.glob("[0-9][0-9]_*.ipynb"))}
+        chosen = frozenset(f"{nb}:{ex}" for nb, names in parse_selection(exercises, found).items() for ex in names)
     return Settings(inst, out, batch_key(out, fresh=fresh_key), float(timeout), threads=threads,
-                    use_sandbox=use_sandbox,
-                    limits=sandbox.Limits(memory_bytes=int(memory_gb * 2**30)))
+                    use_sandbox=use_sandbox, limits=sandbox.Limits(memory_bytes=int(memory_gb * 2**30)),
+                    exercises=chosen)
 
 
 def grade_batch(submissions_dir: Path, out_dir: Path, *, instructor_dir: Path = Path("notebooks"),
                 workers: int | None = None, timeout: float = 600.0, threads: int = 1, use_sandbox: bool = True,
-                memory_gb: float = 8.0, map: MapFn | None = None) -> list[Row]:
+                memory_gb: float = 8.0, map: MapFn | None = None, exercises: Sequence[str] | None = None) -> list[Row]:
     """Grade every submission and write ``gradebook.csv`` and ``summary.md`` into ``out_dir``.
 
     ``map(fn, submissions)`` runs :func:`grade_one` over the submissions; the default uses ``workers``
@@ -183,11 +189,11 @@ def grade_batch(submissions_dir: Path, out_dir: Path, *, instructor_dir: Path = 
     gets ``threads`` BLAS/OpenMP threads: keep 1 unless the machine is yours alone, since spinning
     OpenMP threads on a busy machine can make training tens of times slower. Every kernel runs in a
     sandbox (:mod:`~labutils.tools.grade.sandbox`, ``memory_gb`` of address space per process) unless
-    ``use_sandbox`` is False.
+    ``use_sandbox`` is False. ``exercises``: the ``--exercises`` given to ``student`` (only those are graded).
     """
     workers = workers or default_workers()
     settings = make_settings(instructor_dir, out_dir, submissions_dir, timeout, workers, threads,
-                             use_sandbox=use_sandbox, memory_gb=memory_gb, fresh_key=True)
+                             use_sandbox=use_sandbox, memory_gb=memory_gb, fresh_key=True, exercises=exercises)
     for sub_dir in ("rows", "executed", "_work"):
         shutil.rmtree(settings.out_dir / sub_dir, ignore_errors=True)
     subs = discover(submissions_dir)
@@ -209,10 +215,11 @@ def grade_batch(submissions_dir: Path, out_dir: Path, *, instructor_dir: Path = 
 
 
 def grade_task(submissions_dir: Path, out_dir: Path, index: int, *, instructor_dir: Path = Path("notebooks"),
-               timeout: float = 600.0, threads: int = 1, use_sandbox: bool = True, memory_gb: float = 8.0) -> list[Row]:
+               timeout: float = 600.0, threads: int = 1, use_sandbox: bool = True, memory_gb: float = 8.0,
+               exercises: Sequence[str] | None = None) -> list[Row]:
     """Grade only submission number ``index`` of :func:`discover`'s list (one task of a job array)."""
     subs = discover(submissions_dir)
     if not 0 <= index < len(subs):
         raise ValueError(f"task index {index} is out of range: there are {len(subs)} submissions (0..{len(subs) - 1})")
     return grade_one(subs[index], make_settings(instructor_dir, out_dir, submissions_dir, timeout, 1, threads,
-                                                use_sandbox=use_sandbox, memory_gb=memory_gb))
+                                                use_sandbox=use_sandbox, memory_gb=memory_gb, exercises=exercises))

@@ -42,6 +42,7 @@ class Settings:
     use_sandbox: bool = True  # False only with --no-sandbox (trusted submissions)
     max_output_chars: int = execute.MAX_OUTPUT_CHARS
     max_notebook_chars: int = execute.MAX_NOTEBOOK_CHARS
+    exercises: frozenset[str] | None = None  # "NN_topic:name" of the exercises handed out (None: all)
 
 
 def run_in_sandbox(graded: Assembled, work: Path, settings: Settings, seed: int) -> launcher.RunResult:
