@@ -49,11 +49,12 @@ test-site: $(STAMP)  ## the built site in headless Chromium, offline: images, ma
 	$(PY) tests/browser/run_site_test.py
 
 # The labs run two at a time (each kernel uses one torch thread, so the two cores are both used); the
-# unit tests run after them, reusing their cached trainings (the grading tests run the labs' student
-# versions, which must not restart a lab's results file while its CI run is being verified).
+# unit tests run after them, two test files at a time, reusing their cached trainings (the grading tests
+# run the labs' student versions, which must not restart a lab's results file while its CI run is being
+# verified).
 test: $(STAMP)  ## every notebook in its CI profile (checked outputs, numeric references), then the unit tests
 	$(PY) -m pytest -q -n 2 --dist worksteal -m "not slow" tests/notebooks
-	$(PY) -m pytest -q -m "not slow" tests/unit
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests/unit
 
 test-slow: $(STAMP)  ## the long tests left out of `make test` (each lab graded as a submission)
 	$(PY) -m pytest -q -m slow
