@@ -53,4 +53,4 @@ def test_check_mode_reports_a_notebook_that_still_says_full(tmp_path, capsys):
     assert profile_default.main(["--check", str(path)]) == 1 and path.read_text() == text
     assert "would change" in capsys.readouterr().out
     line = profile_default.run_time_line("06_mode_collapse")
-    assert "`ci` ~1.5 min, `full` ~53 min" in line and "on a GPU: not measured yet" in line
+    assert "`ci` ~4 min, `full` ~2 h, estimated" in line and "on a GPU: not measured yet" in line
