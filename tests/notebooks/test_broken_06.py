@@ -26,7 +26,7 @@ MUST_FAIL = [
     "gan_on_ring_high_quality_rise",
     "gan_on_ring_max_modes_strict",
     "ring_best_minus_gan_high_quality_min",
-    "ring_best_minus_smoothing_high_quality_min",
+    "ring_best_minus_smoothing_high_quality_min_z",
 ]
 
 
