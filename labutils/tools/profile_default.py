@@ -27,8 +27,9 @@ AUTO_LINE = 'PROFILE = "auto"  # "auto": "full" on a CUDA/MPS GPU, "ci" on a CPU
 RUN_TIME_LINE = re.compile(r"^> \*\*Run time\*\*.*$\n?", re.MULTILINE)
 
 # Wall time of each profile on the project's 2-core CPU: CI from README's notebook table (06 and 08: `make test`
-# of 2026-12-02, two labs at a time); full where a full run was timed (README: 01 2.5 min, 06 53 min on one core; shared/NOTES.md: 05 1,046 s). None: not timed (02, 03 and
-# 04 ran in full on the CPU without a recorded time; 07 and 08 only for a few steps). Fill in when measured.
+# of 2026-12-02, two labs at a time); full where a full run was timed (README: 01 2.5 min, 06 53 min on one core
+# before issue 18's unrolled recipe; shared/NOTES.md: 05 1,046 s). None: not timed (02, 03 and 04 ran in full on
+# the CPU without a recorded time; 07 and 08 only for a few steps). Fill in when measured.
 CPU_TIMES: dict[str, tuple[str, str | None]] = {
     "00_setup": ("~10 s", None),
     "01_sammon_tsne": ("~30 s", "~2.5 min"),

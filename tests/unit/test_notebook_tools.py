@@ -36,10 +36,11 @@ def test_compare_sees_changed_verdicts_but_not_sanitized_noise():
 
 def test_compare_masks_numbers_but_sees_changed_lines():
     """Last-digit float noise (another CPU's kernels) passes; a dropped or reworded line does not."""
-    ref = nbformat.from_dict(_nb("variance ratio: 2805\n{'kl': 0.25586075974539124}\ncheck a_b: 1.2 < 2 (±0.1: 3 SE) passed\n"))
-    noisy = nbformat.from_dict(_nb("variance ratio: 2808\n{'kl': 0.2558607673086243}\ncheck a_b: 1.3 < 2 (±0.1: 3 SE) passed\n"))
-    failed = nbformat.from_dict(_nb("variance ratio: 2805\n{'kl': 0.25586075974539124}\ncheck a_b: 2.2 < 2 (±0.1: 3 SE) FAILED\n"))
-    dropped = nbformat.from_dict(_nb("variance ratio: 2805\ncheck a_b: 1.2 < 2 (±0.1: 3 SE) passed\n"))
+    check = "check a_b: {} < 2 (±0.1: 3 SE) {}\n"
+    ref = nbformat.from_dict(_nb("variance ratio: 2805\n{'kl': 0.25586075974539124}\n" + check.format(1.2, "passed")))
+    noisy = nbformat.from_dict(_nb("variance ratio: 2808\n{'kl': 0.2558607673086243}\n" + check.format(1.3, "passed")))
+    failed = nbformat.from_dict(_nb("variance ratio: 2805\n{'kl': 0.2558607597}\n" + check.format(2.2, "FAILED")))
+    dropped = nbformat.from_dict(_nb("variance ratio: 2805\n" + check.format(1.2, "passed")))
     assert notebooks.compare(noisy, ref) == []
     assert len(notebooks.compare(failed, ref)) == 1 and len(notebooks.compare(dropped, ref)) == 1
 
