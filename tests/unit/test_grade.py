@@ -28,7 +28,8 @@ from labutils.tools import launcher
 from labutils.tools.grade import __main__ as cli
 from labutils.tools.grade import execute, gradebook, markers, runner
 from labutils.tools.grade.assemble import GRADE_KEY, assemble
-from labutils.tools.grade.markers import parse_exercises, student_version
+from labutils.tools.grade.markers import parse_exercises
+from labutils.tools.grade.student import student_version, write_student_versions
 from tests.fixtures import synthetic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,8 +123,8 @@ def test_student_version_hides_answers_and_hidden_checks_and_records_hashes():
 def test_write_student_versions_refuses_to_overwrite_the_instructor_notebook(tmp_path):
     path = synthetic.demo_instructor(tmp_path)
     with pytest.raises(ValueError, match="overwrite"):
-        markers.write_student_versions([path], tmp_path)
-    written = markers.write_student_versions([path], tmp_path / "student")
+        write_student_versions([path], tmp_path)
+    written = write_student_versions([path], tmp_path / "student")
     assert [p.name for p, _ in written] == ["01_demo.ipynb"] and (tmp_path / "student" / "01_demo.ipynb").is_file()
 
 

@@ -16,8 +16,9 @@ import nbformat
 import pytest
 
 from labutils.tools.grade import __main__ as cli
-from labutils.tools.grade import export, markers, runner
-from labutils.tools.grade.markers import parse_exercises, student_version
+from labutils.tools.grade import export, export_cells, markers, runner, student
+from labutils.tools.grade.markers import parse_exercises
+from labutils.tools.grade.student import student_version
 from tests.fixtures import synthetic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,11 +54,11 @@ def test_unselected_exercises_keep_their_answers_and_lose_their_hidden_checks():
 def test_selection_specs_name_exercises_with_or_without_their_notebook():
     found = {"01_demo": parse_exercises(synthetic.demo_notebook(), "01_demo"),
              "02_other": parse_exercises(synthetic.demo_notebook(), "02_other")}
-    assert markers.parse_selection(["square"], found) == {"01_demo": {"square"}, "02_other": {"square"}}
-    assert markers.parse_selection(["02_other:mean,01_demo:square"], found) == {"01_demo": {"square"},
+    assert student.parse_selection(["square"], found) == {"01_demo": {"square"}, "02_other": {"square"}}
+    assert student.parse_selection(["02_other:mean,01_demo:square"], found) == {"01_demo": {"square"},
                                                                                "02_other": {"mean"}}
     with pytest.raises(ValueError, match="known: 01_demo:square"):
-        markers.parse_selection(["03_x:square"], found)
+        student.parse_selection(["03_x:square"], found)
 
 
 def test_cli_student_exercises_flag_and_the_grader_grades_only_those(tmp_path, capsys):
@@ -85,7 +86,7 @@ def test_quiet_silences_warnings_and_streams_but_not_failures():
     body = ("import sys, warnings\nwarnings.warn('offline fallback', UserWarning)\nprint('x', file=sys.stderr)\n"
             "print('ok')")
     for stdout in (False, True):
-        code = export.quiet(body, stdout=stdout)
+        code = export_cells.quiet(body, stdout=stdout)
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
                 warnings.catch_warnings(record=True) as w:
@@ -93,12 +94,12 @@ def test_quiet_silences_warnings_and_streams_but_not_failures():
             exec(compile(code, "<check>", "exec"), {})
         assert err.getvalue() == "" and w == [] and out.getvalue() == ("" if stdout else "ok\n")
     with pytest.raises(AssertionError, match="must fail"):
-        exec(compile(export.quiet("x = 1\nassert x == 2, 'must fail'", stdout=True), "<check>", "exec"), {})
+        exec(compile(export_cells.quiet("x = 1\nassert x == 2, 'must fail'", stdout=True), "<check>", "exec"), {})
 
 
 def test_quiet_keeps_multiline_strings_intact():
     body = 'text = """a\nb\n  c"""\nassert text == "a\\nb\\n  c"'
-    code = export.quiet(body, stdout=True)
+    code = export_cells.quiet(body, stdout=True)
     exec(compile(code, "<check>", "exec"), {})
     assert '"""a\nb\n  c"""' in code
 

@@ -26,7 +26,7 @@ import nbformat
 import pytest
 
 from labutils.results import build_dir
-from labutils.tools.grade import export, markers
+from labutils.tools.grade import export, export_cells, markers
 from tests.fixtures import synthetic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,7 +79,7 @@ def hidden_lines(path: Path) -> list[str]:
     exercises = markers.parse_exercises(markers.read_notebook(path), path.stem)
     public = {line.strip() for ex in exercises for c in ex.checks if not c.hidden for line in c.source.split("\n")}
     lines = [line.strip() for ex in exercises for c in ex.checks if c.hidden
-             for line in export.plain_body(c).split("\n") if len(line.strip()) > 25 and line.strip() not in public
+             for line in export_cells.plain_body(c).split("\n") if len(line.strip()) > 25 and line.strip() not in public
              and not line.strip().startswith(("import ", "from ", "#"))]
     assert lines, f"{path.stem} has no hidden check to look for"
     return lines

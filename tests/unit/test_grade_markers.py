@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labutils.tools.grade import markers
+from labutils.tools.grade import markers, student
 from tests.fixtures import synthetic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def test_a_mistyped_marker_in_a_lab_names_the_notebook_and_cell(path, tag, marke
     text = str(info.value)
     assert path.stem in text and f"cell {i} " in text and cell["id"] in text, text
     with pytest.raises(ValueError):
-        markers.student_version(nb, path.stem)
+        student.student_version(nb, path.stem)
 
 
 def test_marker_like_lines_outside_exercise_cells_and_markdown_headings():

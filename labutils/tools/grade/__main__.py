@@ -16,14 +16,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from labutils.tools.grade import export, gradebook, markers, runner
+from labutils.tools.grade import export, gradebook, markers, runner, student
 
 
 def _student(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.notebooks] or markers.lab_notebooks(Path(args.instructor))
     if not paths:
         raise ValueError(f"no NN_topic.ipynb notebooks in {args.instructor}: name the notebooks to convert")
-    for target, exercises in markers.write_student_versions(paths, Path(args.out), args.exercises):
+    for target, exercises in student.write_student_versions(paths, Path(args.out), args.exercises):
         hidden = sum(c.points for ex in exercises for c in ex.checks if c.hidden)
         total = sum(ex.max_points for ex in exercises)
         n = len(exercises)

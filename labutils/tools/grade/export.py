@@ -23,100 +23,18 @@ still raises through it.
 
 from __future__ import annotations
 
-import copy
-import io
-import tokenize
 from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
 
-from labutils.tools.grade import checks, markers
+from labutils.tools.grade import export_cells, markers, student
 
 TOOLS = ("nbgrader", "otter")
 NBGRADER_VERSION, OTTER_VERSION = "0.9.6", "7.0.0"  # tested with (tests/unit/test_grade_export_tools.py)
 CELL_TIMEOUT = 600  # seconds per cell under nbgrader: a lab's CI run, training cells included, takes less in all
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 OTTER_BEGIN, OTTER_END = "# BEGIN SOLUTION", "# END SOLUTION"
-DROPPED_COMMENTS = ("# NBVAL_",)  # nbval directives mean nothing to the other tools
-_Q = "_genlabs_"  # prefix of the wrapper's names (kept out of the notebook's own)
-
-
-def _indent(code: str, prefix: str) -> str:
-    """``code`` indented by ``prefix``, except lines that continue a multi-line string (left as they are)."""
-    inside: set[int] = set()  # 1-based line numbers that lie within a string token begun on an earlier line
-    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
-        if tok.type == tokenize.STRING or getattr(tokenize, "FSTRING_MIDDLE", None) == tok.type:
-            inside.update(range(tok.start[0] + 1, tok.end[0] + 1))
-    return "\n".join(line if n in inside or not line.strip() else prefix + line
-                     for n, line in enumerate(code.split("\n"), 1))
-
-
-def plain_body(check: markers.Check) -> str:
-    """INPUTS, EXPORT and ASSERT run one after the other: the check as an ordinary assert cell."""
-    parts = check.sections
-    return "\n".join(p for p in (parts.inputs, parts.export, parts.asserts) if p.strip())
-
-
-def header_comments(check: markers.Check) -> list[str]:
-    """The comment lines before the check's first marker (what the check is about), nbval's dropped."""
-    lines = []
-    for line in check.source.split("\n"):
-        if line.strip() in checks.MARKERS:
-            break
-        if line.strip() and not line.strip().startswith(DROPPED_COMMENTS):
-            lines.append(line.rstrip())
-    return lines
-
-
-def quiet(body: str, *, stdout: bool) -> str:
-    """``body`` run with Python warnings ignored and stderr swallowed (and stdout too when ``stdout``).
-
-    An exception (a failed ``assert``) still propagates: the test cell fails with its traceback.
-    """
-    streams = f"{_Q}ctx.redirect_stderr({_Q}io.StringIO())"
-    if stdout:
-        streams += f", {_Q}ctx.redirect_stdout({_Q}io.StringIO())"
-    return "\n".join([
-        f"import contextlib as {_Q}ctx, io as {_Q}io, warnings as {_Q}warnings",
-        f"with {_Q}warnings.catch_warnings(), {streams}:",
-        f"    {_Q}warnings.simplefilter('ignore')",
-        _indent(body, "    "),
-    ])
-
-
-def _clean(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy without outputs, run metadata, or the genlabs exercise tags and metadata."""
-    cell = copy.deepcopy(cell)
-    if cell.cell_type == "code":
-        cell.outputs, cell.execution_count = [], None
-    for key in ("execution", "papermill", "widgets", "collapsed", "scrolled", "genlabs"):
-        cell.metadata.pop(key, None)
-    rest = [t for t in markers.tags(cell) if t not in (markers.SOLUTION_TAG, markers.CHECK_TAG, markers.HIDDEN_TAG)]
-    if rest:
-        cell.metadata["tags"] = rest
-    else:
-        cell.metadata.pop("tags", None)
-    return cell
-
-
-def _prepared(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None):
-    """(notebook with only the handed-out exercises, its exercises, cell id -> (exercise, check index))."""
-    nb = markers.unselect(nb, name, keep)
-    exercises = markers.parse_exercises(nb, name)
-    where = {c.cell_id: (ex, k) for ex in exercises for k, c in enumerate(ex.checks)}
-    return nb, exercises, where
-
-
-def _finish(nb: nbformat.NotebookNode, cells: list) -> nbformat.NotebookNode:
-    nb.cells = cells
-    for key in ("papermill", "widgets", "genlabs"):
-        nb.metadata.pop(key, None)
-    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
-    nb.metadata["kernelspec"]["name"] = "python3"
-    nb.metadata.setdefault("language_info", {"name": "python"})
-    nbformat.validate(nb)
-    return nb
 
 
 # --- nbgrader ----------------------------------------------------------------------------------------------
@@ -127,8 +45,8 @@ def nbgrader_check_source(ex: markers.Exercise, k: int) -> str:
     check = ex.checks[k]
     kind = "hidden check" if check.hidden else "check"
     head = [f"# {kind} {k + 1} of exercise {ex.name!r} ({check.points:g} point{'' if check.points == 1 else 's'})"]
-    head += [] if check.hidden else header_comments(check)
-    body = quiet(plain_body(check), stdout=False)
+    head += [] if check.hidden else export_cells.header_comments(check)
+    body = export_cells.quiet(export_cells.plain_body(check), stdout=False)
     if check.hidden:
         return "\n".join(head + ["# (its code is added when your notebook is graded)", HIDDEN_BEGIN, body, HIDDEN_END])
     return "\n".join(head + [body])
@@ -136,13 +54,13 @@ def nbgrader_check_source(ex: markers.Exercise, k: int) -> str:
 
 def to_nbgrader(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None = None) -> nbformat.NotebookNode:
     """The instructor notebook ``nb`` as an nbgrader source notebook (``nb`` is left unchanged)."""
-    nb, exercises, where = _prepared(nb, name, keep)
+    nb, exercises, where = export_cells.prepared(nb, name, keep)
     by_name = {ex.name: ex for ex in exercises}
     solution_count: dict[str, int] = {}
     cells = []
     for cell in nb.cells:
         cell_tags, ex_name = markers.tags(cell), markers.genlabs_meta(cell).get("exercise")
-        new = _clean(cell)
+        new = export_cells.clean(cell)
         if markers.SOLUTION_TAG in cell_tags:
             n = solution_count[ex_name] = solution_count.get(ex_name, 0) + 1
             meta = {"grade": False, "solution": True, "locked": False, "task": False, "schema_version": 3,
@@ -157,7 +75,7 @@ def to_nbgrader(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None
                                         "schema_version": 3, "points": ex.checks[k].points,
                                         "grade_id": f"{ex.name}-check-{k + 1}"}
         cells.append(new)
-    return _finish(nb, cells)
+    return export_cells.finish(nb, cells)
 
 
 NBGRADER_CONFIG = '''"""nbgrader settings for the genlabs labs (`python -m labutils.grade export --to nbgrader`).
@@ -202,7 +120,7 @@ def write_nbgrader(labs: dict[Path, nbformat.NotebookNode], out: Path,
         target = out / "source" / path.stem / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(rendered, str(target))
-        written.append((target, markers.parse_exercises(markers.unselect(nb, path.stem, keep), path.stem)))
+        written.append((target, markers.parse_exercises(student.unselect(nb, path.stem, keep), path.stem)))
     return written
 
 
@@ -228,7 +146,7 @@ def otter_test_source(ex: markers.Exercise, k: int) -> str:
     """A check as an otter test cell: silent (otter's doctests expect no output); ``# HIDDEN`` when hidden."""
     check = ex.checks[k]
     first = "# HIDDEN" if check.hidden else f"# public check {k + 1} of exercise {ex.name}"
-    return "\n".join([first, quiet(plain_body(check), stdout=True)])
+    return "\n".join([first, export_cells.quiet(export_cells.plain_body(check), stdout=True)])
 
 
 def otter_config(name: str) -> str:
@@ -258,7 +176,7 @@ def to_otter(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None = 
     Each exercise becomes one question, from its first solution cell to its last check; cells between them
     stay where they are, inside the question. ValueError when two exercises' spans overlap.
     """
-    nb, exercises, where = _prepared(nb, name, keep)
+    nb, exercises, where = export_cells.prepared(nb, name, keep)
     by_name = {ex.name: ex for ex in exercises}
     spans = {ex.name: _span(nb, ex) for ex in exercises}
     ordered = sorted(spans.items(), key=lambda kv: kv[1])
@@ -279,7 +197,7 @@ def to_otter(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None = 
             ex = by_name[starts[i]]
             points = ", ".join(f"{c.points:g}" for c in ex.checks)
             cells.append(_raw(f"# BEGIN QUESTION\nname: {ex.name}" + (f"\npoints: [{points}]" if ex.checks else "")))
-        new = _clean(cell)
+        new = export_cells.clean(cell)
         if markers.SOLUTION_TAG in cell_tags:
             new.source = otter_solution_source(cell.source)
             cells += [_raw("# BEGIN SOLUTION"), new, _raw("# END SOLUTION")]
@@ -297,7 +215,7 @@ def to_otter(nb: nbformat.NotebookNode, name: str, keep: Iterable[str] | None = 
                 cells.append(_raw("# END TESTS"))
                 in_tests = False
             cells.append(_raw("# END QUESTION"))
-    return _finish(nb, cells)
+    return export_cells.finish(nb, cells)
 
 
 def requirements() -> str:
@@ -324,7 +242,7 @@ def write_otter(labs: dict[Path, nbformat.NotebookNode], out: Path,
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(rendered, str(target))
         (target.parent / "requirements.txt").write_text(requirements())
-        written.append((target, markers.parse_exercises(markers.unselect(nb, path.stem, keep), path.stem)))
+        written.append((target, markers.parse_exercises(student.unselect(nb, path.stem, keep), path.stem)))
     return written
 
 
@@ -333,12 +251,12 @@ def export(tool: str, notebooks: Iterable[Path], out: Path,
     """Write the course folder for ``tool`` (``nbgrader`` or ``otter``); returns (notebook written, exercises)."""
     if tool not in TOOLS:
         raise ValueError(f"--to must be one of {', '.join(TOOLS)}, not {tool!r}")
-    labs = markers.read_labs(notebooks)
+    labs = student.read_labs(notebooks)
     out = Path(out)
     if any(out.resolve() == p.parent.resolve() for p in labs):
         raise ValueError(f"refusing to write into the instructor folder {out}: choose another --out")
-    chosen = markers.selection_of(labs, exercises)
+    chosen = student.selection_of(labs, exercises)
     return (write_nbgrader if tool == "nbgrader" else write_otter)(labs, out, chosen)
 
 
-__all__ = ["TOOLS", "export", "plain_body", "quiet", "to_nbgrader", "to_otter", "write_nbgrader", "write_otter"]
+__all__ = ["TOOLS", "export", "to_nbgrader", "to_otter", "write_nbgrader", "write_otter"]

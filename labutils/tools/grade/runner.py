@@ -33,7 +33,8 @@ from labutils.tools.grade.gradebook import (
     sort_rows,
     write_gradebook,
 )
-from labutils.tools.grade.markers import Exercise, parse_exercises, parse_selection, read_notebook
+from labutils.tools.grade.markers import Exercise, parse_exercises, read_notebook
+from labutils.tools.grade.student import parse_selection
 from labutils.tools.grade.submission import Settings, grade_in
 
 MAX_SUBMISSION_BYTES = 50_000_000
