@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -70,6 +72,24 @@ def flush_denormals() -> bool:
     ``OMP_WAIT_POLICY=PASSIVE`` (set by the Makefile and for notebook kernels) removes.
     """
     return bool(torch.set_flush_denormal(True))
+
+
+def denormals_are_flushed() -> bool:
+    """Whether CPU arithmetic in this thread now treats denormal floats as zero (:func:`flush_denormals`)."""
+    smallest = torch.tensor([1], dtype=torch.int32).view(torch.float32)  # 2**-149, a denormal, made without arithmetic
+    return (smallest * 1.0).item() == 0.0
+
+
+@contextmanager
+def denormals_flushed() -> Iterator[None]:
+    """Inside: CPU arithmetic as in a lab kernel on the CPU (denormals flushed, :func:`labutils.start`); after:
+    the mode before. The grader judges a check's INPUTS this way, so that they equal the kernel's."""
+    before = denormals_are_flushed()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
 
 
 def env_report(device: torch.device, data_source: str | None = None) -> str:

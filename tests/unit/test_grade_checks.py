@@ -20,7 +20,7 @@ import pytest
 import torch
 from papermill.exceptions import PapermillExecutionError
 
-from labutils import grading
+from labutils import device, grading
 from labutils.tools import launcher, notebooks
 from labutils.tools.grade import __main__ as cli
 from labutils.tools.grade import checks, runner, sandbox
@@ -65,6 +65,19 @@ def test_judge_decides_on_values_with_inputs_of_its_own():
     assert checks.judge(hidden, {}, seed=1) == "NameError: name 'm2' is not defined"
     bad_inputs = checks.split("### INPUTS\ny = square(2)\n### EXPORT\nz = 1\n### ASSERT\nassert z")
     assert "INPUTS failed outside the kernel" in checks.judge(bad_inputs, {"z": 1}, seed=0)
+
+
+def test_judge_draws_inputs_in_the_lab_kernels_floating_point_mode():
+    # A lab kernel flushes denormals (labutils.start on the CPU); an INPUTS value that is a float32 denormal
+    # is 0 there. The grader must judge with the same numbers, or a correct answer fails (04's D*, once).
+    cell = checks.split("### INPUTS\nimport torch\ntiny = torch.tensor(10.0) ** -40\n### EXPORT\nseen = float(tiny)\n"
+                        "### ASSERT\nassert seen == float(tiny), (seen, float(tiny))")
+    assert not device.denormals_are_flushed()  # the grader's own mode, outside judge
+    with device.denormals_flushed():  # what the kernel exported
+        exported = {"seen": float(torch.tensor(10.0) ** -40)}
+    assert exported == {"seen": 0.0}
+    assert checks.judge(cell, exported, seed=0) is None
+    assert not device.denormals_are_flushed(), "judge must restore the grader's mode"
 
 
 def test_exported_values_round_trip_in_the_safe_format(tmp_path):

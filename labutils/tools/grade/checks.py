@@ -20,7 +20,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from labutils import grading
+from labutils import device, grading
 
 INPUTS, EXPORT, ASSERT = "### INPUTS", "### EXPORT", "### ASSERT"
 MARKERS = (INPUTS, EXPORT, ASSERT)
@@ -110,10 +110,12 @@ def judge(sections: Sections, values: dict[str, Any], seed: int) -> str | None:
     """Run INPUTS and ASSERT on the exported ``values`` here, in the grader; None if it passes, else the error.
 
     ``values`` come from :func:`labutils.grading.load_values` (plain data). INPUTS runs with the same
-    ``seed`` as in the student's kernel, so the inputs are the grader's own, not the exported ones.
+    ``seed`` as in the student's kernel, so the inputs are the grader's own, not the exported ones, and in
+    the kernel's floating-point mode (denormals flushed, as :func:`labutils.start` sets on the CPU), so that
+    they are the same numbers: a denormal input would otherwise be 0 in the kernel and not here.
     """
     namespace: dict[str, Any] = {"__name__": "__genlabs_check__", "__builtins__": builtins, "print": _silent_print}
-    with grading.seeded(seed):
+    with grading.seeded(seed), device.denormals_flushed():
         try:
             exec(compile(sections.inputs, "<check inputs>", "exec"), namespace)
         except Exception as e:  # noqa: BLE001 - the instructor's INPUTS must run without the student's names
