@@ -7,6 +7,8 @@ import os
 import pytest
 import torch
 
+from labutils.tools import profile_default
+
 os.environ.setdefault("GENLABS_OFFLINE", "1")
 
 
@@ -26,6 +28,16 @@ def _one_thread():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Run the notebooks' CI executions before the tests that reuse their cached trainings."""
+    """Run the notebooks' CI executions first, longest first, before the tests that reuse their cached trainings.
+
+    Longest first: with two workers (pytest-xdist's worksteal) the long 06 run overlaps all the short ones,
+    instead of starting last and running alone.
+    """
     first = "tests/notebooks/test_notebooks.py::test_notebook_runs"
-    items.sort(key=lambda item: 0 if item.nodeid.startswith(first) else 1)
+
+    def order(item) -> tuple[int, float]:
+        if not item.nodeid.startswith(first):
+            return (1, 0.0)
+        return (0, -profile_default.ci_seconds(item.callspec.params["path"].stem))
+
+    items.sort(key=order)

@@ -44,6 +44,15 @@ CPU_TIMES: dict[str, tuple[str, str | None]] = {
 }
 
 
+def ci_seconds(name: str) -> float:
+    """The CI run time of lab ``name`` in seconds, from :data:`CPU_TIMES` ("~4 min" -> 240.0; 0.0 if unknown).
+
+    ``make test`` starts the longest CI runs first, so that two workers finish together.
+    """
+    match = re.match(r"~\s*([\d.]+)\s*(s|min|h)\b", CPU_TIMES.get(name, ("", None))[0] or "")
+    return float(match[1]) * {"s": 1, "min": 60, "h": 3600}[match[2]] if match else 0.0
+
+
 def run_time_line(name: str) -> str:
     ci, full = CPU_TIMES.get(name, (None, None))
     ci_text = f"`ci` {ci}" if ci else "`ci` not measured"

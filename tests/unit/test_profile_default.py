@@ -54,3 +54,9 @@ def test_check_mode_reports_a_notebook_that_still_says_full(tmp_path, capsys):
     assert "would change" in capsys.readouterr().out
     line = profile_default.run_time_line("06_mode_collapse")
     assert "`ci` ~4 min, `full` ~2 h, estimated" in line and "on a GPU: not measured yet" in line
+
+
+def test_ci_seconds_reads_the_table_and_is_zero_when_unknown():
+    assert profile_default.ci_seconds("06_mode_collapse") == 240.0 and profile_default.ci_seconds("00_setup") == 10.0
+    assert profile_default.ci_seconds("99_unknown") == 0.0
+    assert all(profile_default.ci_seconds(name) > 0 for name in profile_default.CPU_TIMES)
