@@ -12,46 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from labutils import grading
 from labutils.exercise_inputs import gan_batches, snapshot, tiny_gan
-from labutils.tools.grade import checks
-from labutils.tools.grade.markers import parse_exercises, read_notebook, strip_solution
+from tests.fixtures import exercise_grading
+from tests.fixtures.exercise_grading import points
 
-LAB = Path(__file__).resolve().parents[2] / "notebooks" / "05_gan_mnist.ipynb"
+LAB = "05_gan_mnist.ipynb"
 CONTEXT = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"  # the lab's imports
 
 
-def grade(*, stub: bool = False, mutate: dict[str, str] | None = None, seed: int, tmp: Path):
-    """{check cell id: (hidden, points, error or None)} for gan_step's solution (stubbed or mutated)."""
-    nb = read_notebook(LAB)
-    ex = next(e for e in parse_exercises(nb, LAB.stem) if e.name == "gan_step")
-    ns: dict = {"__name__": "__main__"}
-    exec(CONTEXT, ns)
-    (sol_id,) = ex.solution_ids
-    src = next(c for c in nb.cells if c.get("id") == sol_id).source
-    src = strip_solution(src) if stub else src
-    for old, new in (mutate or {}).items():
-        assert old in src, f"the mutation matches nothing in the solution: {old!r}"
-        src = src.replace(old, new)
-    exec(src, ns)
-    out = {}
-    for check in ex.checks:
-        s = check.sections
-        with grading.seeded(seed):
-            try:
-                exec(s.inputs, ns)
-                exec(s.export, ns)
-                grading.save_values(tmp, check.cell_id, {n: ns[n] for n in s.exported if n in ns})
-                values = grading.load_values(tmp, check.cell_id)
-            except Exception as e:  # noqa: BLE001 - the submission's error fails the check, as at grading
-                out[check.cell_id] = (check.hidden, check.points, f"export: {type(e).__name__}: {e}")
-                continue
-        out[check.cell_id] = (check.hidden, check.points, checks.judge(s, values, seed))
-    return out
-
-
-def points(result, hidden: bool | None = None) -> int:
-    return sum(p for h, p, err in result.values() if err is None and (hidden is None or h == hidden))
+def grade(*, seed: int, tmp: Path, **kwargs):
+    """{check cell id: (hidden, points, error or None)} for gan_step's solution (``stub=``, ``mutate=``)."""
+    return exercise_grading.grade(LAB, "gan_step", lambda nb: CONTEXT, seed=seed, tmp=tmp, **kwargs)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7, 123, 2024])

@@ -9,40 +9,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 from torch import nn
 
-from labutils import grading, losses
-from labutils.tools.grade import checks, markers
+from labutils import losses
+from tests.fixtures import exercise_grading
+from tests.fixtures.exercise_grading import points
 
-LAB = Path(__file__).resolve().parents[2] / "notebooks" / "08_wasserstein_gan.ipynb"
-EXERCISE = "gradient_penalty"
+LAB, EXERCISE = "08_wasserstein_gan.ipynb", "gradient_penalty"
 SEEDS = (0, 7, 123456)  # 0 is the plain run's seed; the others stand for graders' draws
+CONTEXT = "import torch\nfrom torch import nn\n"  # the lab's imports
 
 
-def _cells() -> tuple[str, list[tuple[checks.Sections, bool, int]]]:
-    nb = nbformat.read(str(LAB), as_version=4)
-    solution, found = None, []
-    for cell in nb.cells:
-        meta = cell.metadata.get("genlabs", {})
-        if meta.get("exercise") != EXERCISE:
-            continue
-        if "solution" in cell.metadata.get("tags", []):
-            solution = cell.source
-        else:
-            found.append((checks.split(cell.source), "hidden" in cell.metadata.get("tags", []), meta["points"]))
-    assert solution is not None and [hidden for _, hidden, _ in found] == [False, True], "one public, one hidden check"
-    return solution, found
+def _points(seed: int, tmp_path: Path, **answer) -> dict[bool, float]:
+    """Points earned, public (False) and hidden (True), judged with ``seed``: the solution, or ``stub=``,
+    ``mutate=`` or ``answer=`` (exercise_grading.grade)."""
+    result = exercise_grading.grade(LAB, EXERCISE, lambda nb: CONTEXT, seed=seed, tmp=tmp_path, **answer)
+    assert [h for h, _, _ in result.values()] == [False, True], "one public, one hidden check"
+    return {hidden: points(result, hidden) for hidden in (False, True)}
 
 
-SOLUTION, CHECKS = _cells()
-
-
-def _edit(old: str, new: str) -> str:
-    assert SOLUTION.count(old) == 1, f"the solution no longer contains {old!r}: update this test's mistakes"
-    return SOLUTION.replace(old, new)
+def _edit(old: str, new: str) -> dict[str, str]:
+    """One plausible mistake: ``old`` in the solution's source replaced by ``new`` (grade checks that it matches)."""
+    return {old: new}
 
 
 MISTAKES = {
@@ -62,40 +52,19 @@ MISTAKES = {
     "one alpha for the whole batch": _edit("torch.rand(len(real), generator=generator)",
                                            "torch.rand(1, generator=generator).expand(len(real))"),
 }
-STUB = markers.strip_solution(SOLUTION)
-
-
-def _points(answer: str, seed: int, tmp_path: Path) -> dict[bool, int]:
-    """Points earned by ``answer`` (the solution cell's source), public and hidden, judged with ``seed``."""
-    earned = {False: 0, True: 0}
-    for k, (sections, hidden, points) in enumerate(CHECKS):
-        kernel: dict = {"torch": torch, "nn": nn}
-        folder = tmp_path / f"{seed}-{k}"
-        folder.mkdir(parents=True)
-        with grading.seeded(seed):
-            try:
-                exec(answer, kernel)
-                exec(sections.inputs, kernel)
-                exec(sections.export, kernel)
-                grading.save_values(folder, "c", {n: kernel[n] for n in sections.exported if n in kernel})
-            except Exception:  # the export raised (a NotImplementedError, a graph without create_graph): no points
-                continue
-        if checks.judge(sections, grading.load_values(folder, "c"), seed=seed) is None:
-            earned[hidden] += points
-    return earned
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_solution_gets_every_point_and_the_stub_none(seed, tmp_path):
-    total = {hidden: points for _, hidden, points in CHECKS}
-    assert _points(SOLUTION, seed, tmp_path / "solution") == total
-    assert _points(STUB, seed, tmp_path / "stub") == {False: 0, True: 0}
+    solution = _points(seed, tmp_path / "solution")
+    assert solution[False] > 0 and solution[True] > 0, solution
+    result = exercise_grading.grade(LAB, EXERCISE, lambda nb: CONTEXT, seed=seed, tmp=tmp_path / "solution")
+    assert all(err is None for _, _, err in result.values()), result
+    assert _points(seed, tmp_path / "stub", stub=True) == {False: 0, True: 0}
 
 
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
 def test_each_plausible_mistake_loses_the_hidden_points(mistake, tmp_path):
     for seed in SEEDS:
-        assert _points(MISTAKES[mistake], seed, tmp_path / str(seed))[True] == 0, (mistake, seed)
+        assert _points(seed, tmp_path / str(seed), mutate=MISTAKES[mistake])[True] == 0, (mistake, seed)
 
 
 def test_the_library_penalty_cannot_stand_in_for_the_answer(tmp_path):
@@ -105,12 +74,11 @@ def test_the_library_penalty_cannot_stand_in_for_the_answer(tmp_path):
             "def gradient_norms(critic, x):\n    raise NotImplementedError\n"
             "def gradient_penalty(critic, real, fake, generator, lam=10.0):\n"
             "    return lam * losses.gradient_penalty(critic, real, fake, generator)\n")
-    kernel_answer = "from labutils import losses\n" + lazy
-    assert _points(kernel_answer, 5, tmp_path)[True] == 0
+    assert _points(5, tmp_path, answer="from labutils import losses\n" + lazy)[True] == 0
     # ... although its penalty is the very value the reference computes (so the check is not merely unreachable)
     real, fake = torch.randn(4, 3), torch.randn(4, 3)
     critic = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1))
     ns: dict = {"torch": torch, "nn": nn}
-    exec(SOLUTION, ns)
+    exec(exercise_grading.solution_source(LAB, EXERCISE), ns)
     mine = ns["gradient_penalty"](critic, real, fake, torch.Generator().manual_seed(1), lam=3.0)
     assert torch.allclose(mine, 3.0 * losses.gradient_penalty(critic, real, fake, torch.Generator().manual_seed(1)))

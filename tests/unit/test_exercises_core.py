@@ -9,68 +9,16 @@ cases that run t-SNE itself are ``slow`` (the instructor's maps pass every check
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from labutils import grading
 from labutils.tools.grade import checks
-from labutils.tools.grade.markers import parse_exercises, read_notebook, strip_solution
+from labutils.tools.grade.markers import read_notebook
+from tests.fixtures.exercise_grading import NOTEBOOKS, grade, lab_defs, points
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SEEDS = (0, 7)  # 0: the plain run's inputs; 7: a grader's fresh draw
-
-
-def lab_defs(nb, cell_id: str, names: tuple[str, ...]) -> str:
-    """The source of the top-level functions ``names`` defined in one cell of the notebook (the lab's helpers)."""
-    cell = next(c for c in nb.cells if c.get("id") == cell_id)
-    tree = ast.parse(cell.source)
-    found = [ast.get_source_segment(cell.source, n) for n in tree.body
-             if isinstance(n, ast.FunctionDef) and n.name in names]
-    assert len(found) == len(names), f"{cell_id}: expected {names}"
-    return "\n\n".join(found)
-
-
-def grade(notebook: str, exercise: str, context, *, stub: bool = False, mutate: dict[str, str] | None = None,
-          seed: int = 0, tmp: Path, only_hidden: bool = False) -> dict[str, tuple[bool, float, str | None]]:
-    """{check cell id: (hidden, points, error or None)} for the exercise's solution (stubbed or mutated)."""
-    path = NOTEBOOKS / notebook
-    nb = read_notebook(path)
-    ex = next(e for e in parse_exercises(nb, path.stem) if e.name == exercise)
-    ns: dict = {"__name__": "__main__"}
-    exec(context(nb), ns)
-    unused = dict(mutate or {})
-    for cid in ex.solution_ids:
-        cell = next(c for c in nb.cells if c.get("id") == cid)
-        if cell.cell_type != "code":
-            continue  # a derivation in Markdown: not run
-        src = cell.source
-        src = strip_solution(src) if stub else src
-        for old, new in (mutate or {}).items():
-            if old in src:
-                src, _ = src.replace(old, new), unused.pop(old, None)
-        exec(src, ns)
-    assert not unused, f"mutations that matched nothing: {list(unused)}"
-    out = {}
-    for check in (c for c in ex.checks if c.hidden or not only_hidden):
-        s = check.sections
-        with grading.seeded(seed):
-            try:
-                exec(s.inputs, ns)
-                exec(s.export, ns)
-                grading.save_values(tmp, check.cell_id, {n: ns[n] for n in s.exported if n in ns})
-                values = grading.load_values(tmp, check.cell_id)
-            except Exception as e:  # noqa: BLE001 - the submission's error fails the check, as at grading
-                out[check.cell_id] = (check.hidden, check.points, f"export: {type(e).__name__}: {e}")
-                continue
-        out[check.cell_id] = (check.hidden, check.points, checks.judge(s, values, seed))
-    return out
-
-
-def points(result, hidden: bool | None = None) -> float:
-    return sum(p for h, p, err in result.values() if err is None and (hidden is None or h == hidden))
 
 
 def assert_full_and_zero(notebook, exercise, context, tmp_path, seeds=SEEDS):
