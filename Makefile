@@ -53,8 +53,8 @@ test-site: $(STAMP)  ## the built site in headless Chromium, offline: images, ma
 # run the labs' student versions, which must not restart a lab's results file while its CI run is being
 # verified).
 test: $(STAMP)  ## every notebook in its CI profile (checked outputs, numeric references), then the unit tests
-	$(PY) -m pytest -q -n 2 --dist worksteal -m "not slow" tests/notebooks
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests/unit
+	$(PY) -m pytest -q -n 2 --dist worksteal --durations=12 -m "not slow" tests/notebooks
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=12 -m "not slow" tests/unit
 
 test-slow: $(STAMP)  ## the long tests left out of `make test` (each lab graded as a submission)
 	$(PY) -m pytest -q -m slow
