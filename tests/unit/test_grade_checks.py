@@ -72,12 +72,16 @@ def test_judge_draws_inputs_in_the_lab_kernels_floating_point_mode():
     # is 0 there. The grader must judge with the same numbers, or a correct answer fails (04's D*, once).
     cell = checks.split("### INPUTS\nimport torch\ntiny = torch.tensor(10.0) ** -40\n### EXPORT\nseen = float(tiny)\n"
                         "### ASSERT\nassert seen == float(tiny), (seen, float(tiny))")
-    assert not device.denormals_are_flushed()  # the grader's own mode, outside judge
     with device.denormals_flushed():  # what the kernel exported
         exported = {"seen": float(torch.tensor(10.0) ** -40)}
     assert exported == {"seen": 0.0}
-    assert checks.judge(cell, exported, seed=0) is None
-    assert not device.denormals_are_flushed(), "judge must restore the grader's mode"
+    before = device.denormals_are_flushed()  # whatever an earlier test in this process left
+    try:
+        torch.set_flush_denormal(False)  # a grader process that never flushed
+        assert checks.judge(cell, exported, seed=0) is None
+        assert not device.denormals_are_flushed(), "judge must restore the grader's mode"
+    finally:
+        torch.set_flush_denormal(before)
 
 
 def test_exported_values_round_trip_in_the_safe_format(tmp_path):
