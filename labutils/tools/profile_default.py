@@ -29,7 +29,8 @@ RUN_TIME_LINE = re.compile(r"^> \*\*Run time\*\*.*$\n?", re.MULTILINE)
 # Wall time of each profile on the project's 2-core CPU: CI from README's notebook table (06 and 08: `make test`
 # of 2026-12-02, two labs at a time); full where a full run was timed (README: 01 2.5 min, 06 53 min on one core
 # before issue 18's unrolled recipe; shared/NOTES.md: 05 1,046 s). None: not timed (02, 03 and 04 ran in full on
-# the CPU without a recorded time; 07 and 08 only for a few steps). Fill in when measured.
+# the CPU without a recorded time; 08 only for a few steps; 07: 3,227 s, and ~2,250 s on 2026-12-02 beside other
+# jobs). Fill in when measured.
 CPU_TIMES: dict[str, tuple[str, str | None]] = {
     "00_setup": ("~10 s", None),
     "01_sammon_tsne": ("~30 s", "~2.5 min"),
@@ -38,7 +39,7 @@ CPU_TIMES: dict[str, tuple[str, str | None]] = {
     "04_gan_derivation": ("~45 s", None),
     "05_gan_mnist": ("~55 s", "~17 min"),
     "06_mode_collapse": ("~4 min", "~2 h, estimated: not timed since issue 18's unrolled recipe (53 min before)"),
-    "07_f_divergences": ("~35 s", None),
+    "07_f_divergences": ("~35 s", "~40-55 min"),
     "08_wasserstein_gan": ("~2 min", None),
     "09_which_generator": ("~2 min", "~93 min, timed on a loaded machine"),
 }
